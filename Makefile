@@ -1,0 +1,42 @@
+# ventes-pme: every entry point a person or CI uses. The venv is created on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := data/demo
+DEMO_DB := $(DEMO)/warehouse.db
+DEMO_ROWS ?= 100000
+
+.PHONY: help venv test lint demo run bench clean
+
+help:
+	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
+	@echo "make test   - lint + every test (pytest)"
+	@echo "make run    - load the client's live Google Sheets into data/warehouse.db"
+	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: venv
+	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
+	$(BIN)/python -m loader --db $(DEMO_DB) --from-dir $(DEMO)
+
+run: venv
+	$(BIN)/python -m loader
+
+bench: venv
+	$(BIN)/python bench/loader_bench.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""The loader as separate processes: concurrent runs, SIGKILL mid-load, the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT, query, scalar
+
+from loader.generate import generate
+
+
+def loader(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "loader", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_two_concurrent_loaders_neither_crash_nor_duplicate(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    generate(feeds, days=60, rows=40_000, duplicates=20)
+    db = tmp_path / "w.db"
+    procs = [loader("--db", str(db), "--from-dir", str(feeds), "--json") for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    summaries = [json.loads(out) for out, _err in outputs]
+    inserted = [next(f for f in s["feeds"] if f["feed"] == "sales")["rows_inserted"] for s in summaries]
+    assert sorted(inserted) == [0, 40_020]  # one loaded everything, the other found it all present
+    assert scalar(db, "select count(*) from raw_sales") == 40_020
+    assert scalar(db, "select count(*) from raw_products") == 20
+
+
+def test_sigkill_mid_load_leaves_the_database_as_before_and_a_rerun_loads_everything(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    generate(feeds, days=365, rows=600_000)
+    db = tmp_path / "w.db"
+    first = loader("--db", str(db), "--from-dir", str(feeds), "--only", "products")
+    assert first.wait(timeout=60) == 0
+    before = query(db, "select * from raw_products")
+    proc = loader("--db", str(db), "--from-dir", str(feeds))
+    wal = Path(f"{db}-wal")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not wal.exists() or wal.stat().st_size < 4_000_000):
+        time.sleep(0.02)  # wait until the sales load is well under way
+    assert proc.poll() is None, "the load finished before it could be killed; use a bigger feed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert scalar(db, "select count(*) from raw_sales") == 0
+    assert query(db, "select * from raw_products") == before
+    assert scalar(db, "select count(*) from loader_runs where feed = 'sales'") == 0
+    rerun = loader("--db", str(db), "--from-dir", str(feeds))
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert scalar(db, "select count(*) from raw_sales") == 600_000
+    assert scalar(db, "pragma integrity_check") == "ok"
+
+
+def test_cli_help_documents_every_option() -> None:
+    out = subprocess.run([sys.executable, "-m", "loader", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0
+    for option in (
+        "--db",
+        "--sales",
+        "--products",
+        "--stores",
+        "--json",
+        "--force",
+        "--date-format",
+        "--sales-id-column",
+        "--from-dir",
+        "WAREHOUSE_DB",
+        "LOADER_SALES_URL",
+        "exit status",
+    ):
+        assert option in out.stdout, option
+
+
+def test_cli_defaults_come_from_the_environment(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    generate(feeds, days=10, rows=100)
+    db = tmp_path / "env.db"
+    env = {**os.environ, "WAREHOUSE_DB": str(db)}
+    env.update(
+        {
+            f"LOADER_{k}_URL": str(feeds / n)
+            for k, n in (("SALES", "ventes.csv"), ("PRODUCTS", "produits.csv"), ("STORES", "magasins.csv"))
+        }
+    )
+    proc = loader("--json", env=env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["ok"] and summary["db"] == str(db)
+    assert {f["feed"]: f["rows_inserted"] for f in summary["feeds"]} == {
+        "products": 20,
+        "stores": 7,
+        "sales": 100,
+    }
+
+
+def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) -> None:
+    proc = loader(
+        "--db",
+        str(tmp_path / "w.db"),
+        "--only",
+        "sales",
+        "--sales",
+        "http://127.0.0.1:9/ventes.csv",
+        "--retries",
+        "0",
+    )
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "FAILED" in out and "unreachable" in out
