@@ -1,0 +1,140 @@
+"""Loader benchmark: our loads side by side with `sqlite3 .import` of the same file, in one run.
+
+    python bench/loader_bench.py [--rows 1000000] [--big-rows 10000000] [--no-docs]
+
+Every timed step is a separate process (so peak memory is that step's own, read with
+wait4), run one after the other on the same machine, and reported as a ratio to the
+`.import` baseline measured in the same run: these machines are noisy, ratios are not.
+Results are printed and written to docs/benchmarks.md (between this bench's markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import write_section  # noqa: E402
+from loader.generate import generate  # noqa: E402
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    peak_mb: float | None
+    note: str = ""
+
+
+def timed(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB of that process)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def fresh(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def load(db: Path, sales: Path, *extra: str) -> tuple[float, float]:
+    return timed(
+        [sys.executable, "-m", "loader", "--db", str(db), "--only", "sales", "--sales", str(sales), *extra]
+    )
+
+
+def run(rows: int, big_rows: int, work: Path) -> tuple[list[Step], list[Step]]:
+    sqlite3_cli = shutil.which("sqlite3")
+    if not sqlite3_cli:
+        raise SystemExit("the baseline needs the sqlite3 command-line shell: apt-get install sqlite3")
+    feeds = work / "feeds"
+    shutil.rmtree(work, ignore_errors=True)
+    generate(feeds, days=365, rows=rows)
+    sales = feeds / "ventes.csv"
+    base_db, db = work / "import.db", work / "warehouse.db"
+
+    steps: list[Step] = []
+    seconds, _ = timed([sqlite3_cli, str(base_db), ".import --csv " + str(sales) + " sales"])
+    steps.append(Step("sqlite3 .import (baseline: no dedup, no types)", seconds, None))
+    steps.append(Step("first load", *load(db, sales)))
+    steps.append(Step("reload, unchanged (sha256 shortcut)", *load(db, sales)))
+    steps.append(Step("reload, shortcut disabled (--force: dedup path)", *load(db, sales, "--force")))
+    generate(feeds, days=4, rows=rows // 100, append=True)
+    steps.append(Step("feed + 1% appended lines", *load(db, sales), note=f"{rows // 100:,} new rows"))
+
+    big: list[Step] = []
+    if big_rows:
+        big_feeds = work / "big"
+        started = time.perf_counter()
+        generate(big_feeds, days=3 * 365, rows=big_rows)
+        big.append(Step(f"generate {big_rows:,} sales lines", time.perf_counter() - started, None))
+        big_db = work / "big.db"
+        big.append(Step(f"first load of {big_rows:,} rows", *load(big_db, big_feeds / "ventes.csv")))
+        fresh(big_db)
+    return steps, big
+
+
+def render(rows: int, steps: list[Step], big: list[Step]) -> str:
+    base = steps[0].seconds
+    first = steps[1].seconds
+    lines = [
+        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; sales feed of {rows:,} generated rows.",
+        "",
+        "| step | seconds | × `.import` | peak memory (MiB) | note |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for step in steps:
+        peak = f"{step.peak_mb:.0f}" if step.peak_mb is not None else "-"
+        lines.append(
+            f"| {step.name} | {step.seconds:.2f} | {step.seconds / base:.2f} | {peak} | {step.note} |"
+        )
+    unchanged, forced = steps[2].seconds, steps[3].seconds
+    lines += [
+        "",
+        "Targets: first load ≤ 3× `.import` "
+        f"(**{first / base:.2f}×**); dedup-path reload ≤ 3× `.import` (**{forced / base:.2f}×**); "
+        f"unchanged reload < 10% of the first load (**{unchanged / first:.1%}**).",
+    ]
+    if big:
+        lines += ["", "| large feed | seconds | peak memory (MiB) |", "|---|---:|---:|"]
+        for step in big:
+            peak = f"{step.peak_mb:.0f}" if step.peak_mb is not None else "-"
+            lines.append(f"| {step.name} | {step.seconds:.1f} | {peak} |")
+        lines += ["", "Targets: 10M lines generated in well under 2 minutes; loader peak memory < 200 MB."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the main feed (1,000,000)")
+    parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the memory check (0: skip)")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "loader")
+    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    steps, big = run(args.rows, args.big_rows, args.work)
+    text = render(args.rows, steps, big)
+    print(text)
+    if not args.no_docs:
+        write_section(ROOT / "docs" / "benchmarks.md", "loader", "Loader", text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
