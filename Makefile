@@ -6,12 +6,20 @@ DEMO   := data/demo
 DEMO_DB := $(DEMO)/warehouse.db
 DEMO_ROWS ?= 100000
 
-.PHONY: help venv test lint demo run bench clean
+DBT    := $(BIN)/dbt --no-use-colors
+DBT_ARGS := --project-dir dbt_project --profiles-dir .
+# dbt resolves a relative warehouse path from the working directory: hand it an absolute one
+export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
+export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: help venv test lint demo run build bench clean
 
 help:
 	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
 	@echo "make test   - lint + every test (pytest)"
-	@echo "make run    - load the client's live Google Sheets into data/warehouse.db"
+	@echo "make run    - load the client's live Google Sheets into data/warehouse.db, then dbt build"
+	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
 	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -30,13 +38,21 @@ test: lint
 
 demo: venv
 	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
-	$(BIN)/python -m loader --db $(DEMO_DB) --from-dir $(DEMO)
+	$(BIN)/python -m loader --db $(CURDIR)/$(DEMO_DB) --from-dir $(DEMO)
+	WAREHOUSE_DB=$(CURDIR)/$(DEMO_DB) $(DBT) build $(DBT_ARGS)
+	$(BIN)/python -m report.headline --db $(CURDIR)/$(DEMO_DB)
 
 run: venv
 	$(BIN)/python -m loader
+	$(DBT) build $(DBT_ARGS)
+	$(BIN)/python -m report.headline --db $(WAREHOUSE_DB)
+
+build: venv
+	$(DBT) build $(DBT_ARGS)
 
 bench: venv
 	$(BIN)/python bench/loader_bench.py
+	$(BIN)/python bench/dbt_bench.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs

@@ -1,0 +1,53 @@
+with
+
+daily as (
+
+    select * from {{ ref('int_sales_daily') }}
+
+),
+
+orphans as (
+
+    select
+        count(*) as orphan_sales_count,
+        coalesce(sum(quantity), 0) as orphan_units
+
+    from {{ ref('fct_sales_orphans') }}
+
+),
+
+totals as (
+
+    select
+        coalesce(sum(revenue), 0) as total_revenue,
+        coalesce(sum(units_sold), 0) as total_units,
+        coalesce(sum(sales_count), 0) as sales_count,
+        min(sale_date) as first_sale_date,
+        max(sale_date) as last_sale_date,
+        count(distinct product_id) as products_sold,
+        count(distinct store_id) as stores_selling
+
+    from daily
+
+),
+
+final as (
+
+    select
+        totals.total_revenue,
+        totals.total_units,
+        totals.sales_count,
+        totals.first_sale_date,
+        totals.last_sale_date,
+        totals.total_revenue / nullif(totals.sales_count, 0) as average_sale_value,
+        totals.products_sold,
+        totals.stores_selling,
+        orphans.orphan_sales_count,
+        orphans.orphan_units
+
+    from totals
+    cross join orphans
+
+)
+
+select * from final

@@ -1,0 +1,74 @@
+{{ config(post_hook=[unique_index('product_id')]) }}
+
+with
+
+products as (
+
+    select * from {{ ref('dim_products') }}
+
+),
+
+daily as (
+
+    select * from {{ ref('int_sales_daily') }}
+
+),
+
+period as (
+
+    select {{ days_between('min(sale_date)', 'max(sale_date)') }} + 1 as days_in_period
+    from daily
+
+),
+
+sold as (
+
+    select
+        product_id,
+        sum(sales_count) as sales_count,
+        sum(units_sold) as units_sold,
+        sum(revenue) as revenue
+
+    from daily
+    group by product_id
+
+),
+
+joined as (
+
+    select
+        cast(products.product_id as {{ dbt.type_string() }}) as product_id,
+        products.product_name,
+        products.unit_price,
+        products.stock,
+        coalesce(sold.sales_count, 0) as sales_count,
+        coalesce(sold.units_sold, 0) as units_sold,
+        coalesce(sold.revenue, 0) as revenue,
+        coalesce(sold.units_sold, 0) * 1.0 / period.days_in_period as average_units_per_day
+
+    from products
+    cross join period
+    left join sold on sold.product_id = products.product_id
+
+),
+
+final as (
+
+    select
+        product_id,
+        product_name,
+        unit_price,
+        sales_count,
+        units_sold,
+        revenue,
+        revenue / nullif(sum(revenue) over (), 0) as revenue_share,
+        rank() over (order by revenue desc) as rank,
+        stock,
+        average_units_per_day,
+        stock / nullif(average_units_per_day, 0) as stock_cover_days
+
+    from joined
+
+)
+
+select * from final
