@@ -13,7 +13,7 @@ export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv test lint demo run build bench clean
+.PHONY: help venv test lint demo run build bench docker-test clean
 
 help:
 	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
@@ -21,6 +21,7 @@ help:
 	@echo "make run    - load the client's live Google Sheets into data/warehouse.db, then dbt build"
 	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
 	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
+	@echo "make docker-test - build the images and test every Docker service end to end"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,9 @@ run: venv
 
 build: venv
 	$(DBT) build $(DBT_ARGS)
+
+docker-test:
+	bash tests/docker/run.sh
 
 bench: venv
 	$(BIN)/python bench/loader_bench.py

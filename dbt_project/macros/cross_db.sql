@@ -58,6 +58,12 @@
   end
 {%- endmacro %}
 
+{#- an index for incremental filters and lookups (sale_date ranges, rows written by a run) -#}
+{% macro plain_index(column) -%}
+  create index if not exists "{{ this.schema }}"."{{ this.identifier }}__{{ column }}"
+  on "{{ this.identifier }}" ({{ column }})
+{%- endmacro %}
+
 {#- one row per model key: SQLite tables made by dbt have no keys otherwise -#}
 {% macro unique_index(columns) -%}
   {%- set cols = [columns] if columns is string else columns -%}

@@ -4,12 +4,13 @@ with recursive
 
 sales as (
 
-    select * from {{ ref('stg_sales') }}
+    select sale_date from {{ ref('fct_sales') }}
 
 ),
 
 bounds as (
 
+    -- min/max of an indexed column: two index lookups, not a scan of every sale
     select
         min(sale_date) as first_day,
         max(sale_date) as last_day

@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key='sale_id',
         on_schema_change='fail',
-        post_hook=[unique_index('sale_id'), "create index if not exists \"main\".\"fct_sales__sale_date\" on \"fct_sales\" (sale_date)"]
+        post_hook=[unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at')]
     )
 }}
 
