@@ -13,7 +13,7 @@ export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv test lint demo run build bench docker-test clean
+.PHONY: help venv test lint demo run build bench docker-test docs diagrams clean
 
 help:
 	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
@@ -22,6 +22,7 @@ help:
 	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
 	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
 	@echo "make docker-test - build the images and test every Docker service end to end"
+	@echo "make docs   - regenerate docs/ deliverables from CLIENT_DATA (default ../shared/client_data)"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,16 @@ run: venv
 
 build: venv
 	$(DBT) build $(DBT_ARGS)
+
+# Regenerate the committed deliverables (synthesis sheet, data profile, database schema) from
+# the client's feeds served over local HTTP. CLIENT_DATA: a folder with the three CSV files.
+CLIENT_DATA ?= ../shared/client_data
+docs: venv diagrams
+	$(BIN)/python -m report.publish --client-data $(CLIENT_DATA)
+
+# The architecture image (Graphviz: apt-get install graphviz); docs/database.svg comes with make docs.
+diagrams:
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 
 docker-test:
 	bash tests/docker/run.sh

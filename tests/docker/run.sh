@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# End-to-end test of the Docker services (make docker-test): build the image, load generated
+# feeds from a mounted folder, dbt build, start Datasette and the docs site, check them over
+# HTTP, then tear everything down, volumes included. Needs a Docker engine and `docker compose`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+project="ventes-pme-test-$$"
+work="$(mktemp -d)"
+export FEEDS_DIR="$work/feeds"
+export DOCS_PORT="${DOCS_PORT:-18080}" DATASETTE_PORT="${DATASETTE_PORT:-18001}"
+compose=(docker compose -p "$project")
+
+say() { printf '\n== docker-test: %s\n' "$*"; }
+cleanup() {
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    "${compose[@]}" logs --no-color --tail 80 docs warehouse 2>/dev/null || true
+  fi
+  "${compose[@]}" down --volumes --remove-orphans >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+fetch() {  # fetch URL [tries]: print the body once the service answers
+  local url=$1 tries=${2:-60}
+  for _ in $(seq "$tries"); do
+    if python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())" "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 2
+  done
+  echo "no answer from $url" >&2
+  return 1
+}
+
+say "build"
+"${compose[@]}" build
+
+say "generate feeds into a mounted folder"
+python3 -m loader.generate --out "$FEEDS_DIR" --rows 5000 --days 90 --orphans 2
+chmod -R a+rX "$work"
+
+say "loader"
+"${compose[@]}" run --rm loader --from-dir /feeds
+say "loader again: nothing new"
+"${compose[@]}" run --rm loader --from-dir /feeds --json | python3 -c "
+import json, sys
+summary = json.load(sys.stdin)
+assert summary['ok'] and all(f['status'] == 'unchanged' for f in summary['feeds']), summary
+print('reload unchanged: ok')"
+
+say "dbt build (run + test)"
+"${compose[@]}" run --rm dbt build
+"${compose[@]}" run --rm dbt run --select mart_revenue_total
+"${compose[@]}" run --rm dbt test --select mart_revenue_total
+
+say "up docs warehouse"
+"${compose[@]}" up -d docs warehouse
+
+say "Datasette serves mart_revenue_total as JSON"
+fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_revenue_total.json?_shape=array" | python3 -c "
+import json, sys
+rows = json.load(sys.stdin)
+assert len(rows) == 1 and rows[0]['sales_count'] == 5000 and rows[0]['total_revenue'] > 0, rows
+assert rows[0]['orphan_sales_count'] == 2, rows
+print('mart_revenue_total:', rows[0]['total_revenue'], 'EUR over', rows[0]['sales_count'], 'sales')"
+fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse.json?sql=select+count(*)+as+n+from+fct_sales&_shape=array" | python3 -c "
+import json, sys; rows = json.load(sys.stdin); assert rows[0]['n'] == 5000, rows; print('SQL query over HTTP: ok')"
+fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_sales_by_city.csv" | head -2
+
+say "docs site serves index.html and catalog.json"
+fetch "http://127.0.0.1:${DOCS_PORT}/index.html" | grep -qi "<html" && echo "index.html: ok"
+fetch "http://127.0.0.1:${DOCS_PORT}/catalog.json" | python3 -c "
+import json, sys
+nodes = json.load(sys.stdin)['nodes']
+assert 'model.ventes_pme.fct_sales' in nodes and nodes['model.ventes_pme.fct_sales']['columns'], sorted(nodes)
+print('catalog.json:', len(nodes), 'models')"
+
+say "healthchecks"
+for service in docs warehouse; do
+  id=$("${compose[@]}" ps -q "$service")
+  for _ in $(seq 30); do
+    health=$(docker inspect -f '{{.State.Health.Status}}' "$id")
+    [ "$health" = healthy ] && break
+    sleep 2
+  done
+  echo "$service: $health"
+  [ "$health" = healthy ]
+done
+
+say "ok"
