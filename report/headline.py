@@ -8,12 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-
-def euros(value: float | None) -> str:
-    """French money format, rounded to the cent only here, at the presentation edge."""
-    if value is None:
-        return "-"
-    return f"{value:,.2f} €".replace(",", "\u202f").replace(".", ",")
+from .fmt import euros
 
 
 def headline(con: sqlite3.Connection) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -12,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from loader import LoadOptions, connect, load_feeds
+from loader.feeds import FEEDS
+from loader.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_DATA = ROOT.parent / "shared" / "client_data"
@@ -147,3 +154,51 @@ def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def scalar(db: Path, sql: str, params: tuple = ()) -> object:
     return query(db, sql, params)[0][0]
+
+
+# --- dbt on a real warehouse ------------------------------------------------------------------
+
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def dbt_target(db: Path) -> Path:
+    """Each test warehouse gets its own dbt target folder (manifest, catalog, run results)."""
+    return db.parent / f"dbt-{db.stem}" / "target"
+
+
+def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the dbt CLI on ``db``, as a user would from the repository root; fail loudly."""
+    work = dbt_target(db).parent
+    env = {
+        **os.environ,
+        "WAREHOUSE_DB": str(db),
+        "DBT_SQLITE_SCHEMA_DIR": str(work / "schemas"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    command = [str(DBT), "--no-use-colors", *args, "--project-dir", "dbt_project", "--profiles-dir", "."]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    return proc
+
+
+def load(db: Path, feeds: Path) -> None:
+    """Load the three feeds of a folder with the loader library."""
+    con = connect(db)
+    try:
+        results = load_feeds(con, {spec.name: str(feeds / spec.file_name) for spec in FEEDS}, LoadOptions())
+    finally:
+        con.close()
+    assert all(r.ok for r in results), results
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built from generated feeds with every kind of anomaly, loaded and dbt-built."""
+    work = tmp_path_factory.mktemp("demo")
+    generate(work / "feeds", days=75, rows=6_000, duplicates=10, malformed=8, orphans=4, seed=11)
+    db = work / "demo.db"
+    load(db, work / "feeds")
+    dbt(db, "build")
+    return db

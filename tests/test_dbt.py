@@ -4,58 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT_DATA, ROOT, query, scalar
+from conftest import CLIENT_DATA, dbt, dbt_target, load, query, scalar
 
-from loader import LoadOptions, connect, load_feeds
 from loader.generate import generate
 
-DBT = Path(sys.executable).parent / "dbt"
 # columns that record when a row was built, not what it says: they differ between builds by design
 BUILD_METADATA = {"built_at"}
 # one row per dbt run by design, so two histories of builds never match
 HISTORY_MODELS = {"mart_results_history"}
 
 
-def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
-    work = db.parent / f"dbt-{db.stem}"
-    env = {
-        **os.environ,
-        "WAREHOUSE_DB": str(db),
-        "DBT_SQLITE_SCHEMA_DIR": str(work / "schemas"),
-        "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [str(DBT), "--no-use-colors", *args, "--project-dir", "dbt_project", "--profiles-dir", "."]
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
-    return proc
-
-
-def load(db: Path, feeds: Path) -> None:
-    con = connect(db)
-    try:
-        results = load_feeds(con, {s: str(feeds / n) for s, n in FILES.items()}, LoadOptions())
-    finally:
-        con.close()
-    assert all(r.ok for r in results), results
-
-
-FILES = {"sales": "ventes.csv", "products": "produits.csv", "stores": "magasins.csv"}
-
-
 def model_names(db: Path) -> list[str]:
-    work = db.parent / f"dbt-{db.stem}"
-    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    manifest = json.loads((dbt_target(db) / "manifest.json").read_text())
     return sorted(n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
 
 
@@ -185,7 +151,7 @@ def test_client_snapshot_marts_give_the_clients_real_figures(client_warehouse: P
 
 def test_docs_catalog_lists_every_model_with_described_columns(client_warehouse: Path) -> None:
     dbt(client_warehouse, "docs", "generate")
-    target = client_warehouse.parent / f"dbt-{client_warehouse.stem}" / "target"
+    target = dbt_target(client_warehouse)
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
@@ -206,7 +172,7 @@ def test_docs_catalog_lists_every_model_with_described_columns(client_warehouse:
 
 def test_source_freshness_works_on_sqlite(client_warehouse: Path) -> None:
     dbt(client_warehouse, "source", "freshness")
-    target = client_warehouse.parent / f"dbt-{client_warehouse.stem}" / "target"
+    target = dbt_target(client_warehouse)
     results = json.loads((target / "sources.json").read_text())["results"]
     assert {r["unique_id"].split(".")[-1]: r["status"] for r in results} == {
         "raw_sales": "pass",

@@ -1,0 +1,5 @@
+import sys
+
+from .synthese import main
+
+sys.exit(main())

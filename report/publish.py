@@ -1,0 +1,107 @@
+"""Regenerate the committed deliverables in docs/ from a folder of the client's feeds.
+
+    python -m report.publish --client-data ../shared/client_data    (make docs)
+
+Serves the folder over HTTP on 127.0.0.1, as the published Google Sheets links would serve
+it, loads it with the loader into a fresh warehouse (data/client/warehouse.db), runs
+`dbt build`, then writes the synthesis sheet and its charts, the data profile and the
+database schema into docs/. A developer tool: nothing at run time depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from loader import LoadOptions, connect, load_feeds
+from loader.feeds import FEEDS
+
+from . import profile, schema_doc, synthese
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m report.publish", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--client-data", type=Path, required=True, help="folder with ventes/produits/magasins.csv"
+    )
+    parser.add_argument("--work", type=Path, default=ROOT / "data" / "client")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    args = parser.parse_args(argv)
+    missing = [s.file_name for s in FEEDS if not (args.client_data / s.file_name).is_file()]
+    if missing:
+        print(f"error: {args.client_data} lacks {', '.join(missing)}", file=sys.stderr)
+        return 1
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    db = args.work / "warehouse.db"
+
+    handler = functools.partial(_QuietHandler, directory=str(args.client_data))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        con = connect(db)
+        try:
+            results = load_feeds(con, {s.name: f"{base}/{s.file_name}" for s in FEEDS}, LoadOptions())
+        finally:
+            con.close()
+    finally:
+        server.shutdown()
+    for result in results:
+        print(
+            f"loaded {result.feed}: {result.status}, {result.rows_inserted} rows, {result.rows_rejected} rejected"
+        )
+    if not all(r.ok for r in results):
+        return 1
+
+    env = {
+        **os.environ,
+        "WAREHOUSE_DB": str(db),
+        "DBT_SQLITE_SCHEMA_DIR": str(args.work / "schemas"),
+        "DBT_TARGET_PATH": str(args.work / "target"),
+        "DBT_LOG_PATH": str(args.work / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), "--no-use-colors", "build", "--project-dir", "dbt_project", "--profiles-dir", "."]
+    if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+        return 1
+
+    label = (
+        f"instantané des trois flux publiés par le client (`{args.client_data.name}/` : ventes.csv, produits.csv, "
+        "magasins.csv), servi en HTTP comme les liens Google Sheets publiés"
+    )
+    steps = [
+        synthese.main(["--db", str(db), "--out", str(args.docs), "--data-label", label]),
+        profile.main(["--db", str(db), "--out", str(args.docs / "data_profile.md")]),
+        schema_doc.main(
+            [
+                "--db",
+                str(db),
+                "--manifest",
+                str(args.work / "target" / "manifest.json"),
+                "--out",
+                str(args.docs / "database.md"),
+            ]
+        ),  # fmt: skip
+    ]
+    return max(steps)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,391 @@
+"""The client's synthesis sheet ("fiche synthèse"), in French, with its charts.
+
+``python -m report [--db PATH] [--out DIR]`` reads the marts and writes DIR/fiche_synthese.md
+and three PNG charts in DIR/fiche_synthese/. Every sentence of the commentary is computed from
+the numbers; nothing is written by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import fmt
+
+CHART_DIR = "fiche_synthese"
+
+
+@dataclass
+class Marts:
+    total: sqlite3.Row
+    products: list[sqlite3.Row]
+    cities: list[sqlite3.Row]
+    stores: list[sqlite3.Row]
+    daily: list[sqlite3.Row]
+    runs: list[sqlite3.Row]
+
+
+def read_marts(con: sqlite3.Connection) -> Marts:
+    con.row_factory = sqlite3.Row
+
+    def rows(sql: str) -> list[sqlite3.Row]:
+        return con.execute(sql).fetchall()
+
+    total = con.execute("select * from mart_revenue_total").fetchone()
+    if total is None or not total["sales_count"]:
+        raise SystemExit("no sales in the marts: run the loader and dbt build first")
+    return Marts(
+        total=total,
+        products=rows("select * from mart_sales_by_product order by rank, product_id"),
+        cities=rows("select * from mart_sales_by_city order by rank, city"),
+        stores=rows("select * from mart_sales_by_store order by rank, store_id"),
+        daily=rows("select * from mart_sales_daily order by sale_date"),
+        runs=rows(
+            "select feed, source, max(loaded_at) as loaded_at from loader_runs "
+            "where status = 'loaded' group by feed, source order by feed"
+        ),
+    )
+
+
+def trend(daily: list[sqlite3.Row]) -> tuple[float, float] | None:
+    """Average daily revenue over the first and the second half of the period."""
+    if len(daily) < 2:
+        return None
+    half = len(daily) // 2
+    first = sum(r["revenue"] for r in daily[:half]) / half
+    second = sum(r["revenue"] for r in daily[half:]) / (len(daily) - half)
+    return first, second
+
+
+def commentary(m: Marts) -> list[str]:
+    """Short factual sentences computed from the marts."""
+    sold = [p for p in m.products if p["units_sold"]]
+    lines = []
+    if sold:
+        best, worst = sold[0], sold[-1]
+        lines.append(
+            f"**{best['product_name']}** est le produit le plus rentable : {fmt.euros(best['revenue'])}, "
+            f"soit {fmt.percent(best['revenue_share'])} du chiffre d'affaires ; le plus faible est "
+            f"**{worst['product_name']}** ({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
+        )
+    unsold = [p["product_name"] for p in m.products if not p["units_sold"]]
+    if unsold:
+        lines.append(f"Aucune vente sur la période pour : {', '.join(unsold)}.")
+    if m.cities:
+        best, worst = m.cities[0], m.cities[-1]
+        lines.append(
+            f"**{best['city']}** mène les villes avec {fmt.euros(best['revenue'])} "
+            f"({fmt.percent(best['revenue_share'])}) ; **{worst['city']}** ferme la marche "
+            f"({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
+        )
+        per_employee = max(m.cities, key=lambda c: c["revenue_per_employee"] or 0)
+        lines.append(
+            f"Meilleur chiffre d'affaires par salarié : **{per_employee['city']}** "
+            f"({fmt.euros(per_employee['revenue_per_employee'])} par salarié)."
+        )
+    halves = trend(m.daily)
+    if halves:
+        first, second = halves
+        change = (second - first) / first if first else None
+        direction = "en hausse" if second > first else "en baisse" if second < first else "stable"
+        lines.append(
+            f"Tendance {direction} : le chiffre d'affaires quotidien moyen passe de {fmt.euros(first)} "
+            f"sur la première moitié de la période à {fmt.euros(second)} sur la seconde"
+            + (f" ({'+' if change > 0 else ''}{fmt.percent(change)})." if change is not None else ".")
+        )
+    covered = [p for p in m.products if p["stock_cover_days"] is not None]
+    if covered:
+        tight = min(covered, key=lambda p: p["stock_cover_days"])
+        lines.append(
+            f"Stock le plus tendu : **{tight['product_name']}**, {fmt.number(tight['stock'])} unités en stock, "
+            f"soit {fmt.number(tight['stock_cover_days'])} jours de ventes au rythme observé."
+        )
+    if m.total["orphan_sales_count"]:
+        lines.append(
+            f"{fmt.number(m.total['orphan_sales_count'])} ventes citent un produit ou un magasin absent des "
+            "référentiels : elles sont écartées des chiffres ci-dessus et listées dans `fct_sales_orphans`."
+        )
+    return lines
+
+
+def charts(m: Marts, folder: Path) -> dict[str, str]:
+    """Draw the three charts as PNG files; returns {key: file name}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import DateFormatter
+    from matplotlib.ticker import FuncFormatter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    money = FuncFormatter(lambda v, _pos: fmt.euros(v).replace(",00", ""))
+    files = {}
+
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(m.products) + 1.5))
+    products = list(reversed(m.products))
+    bars = ax.barh([p["product_name"] for p in products], [p["revenue"] for p in products], color="#2b6cb0")
+    ax.bar_label(bars, labels=[fmt.percent(p["revenue_share"]) for p in products], padding=3, fontsize=8)
+    ax.set_title("Chiffre d'affaires par produit")
+    ax.set_xlabel("Chiffre d'affaires (€)")
+    ax.xaxis.set_major_formatter(money)
+    ax.margins(x=0.15)
+    fig.tight_layout()
+    files["products"] = "ca_par_produit.png"
+    fig.savefig(folder / files["products"], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    bars = ax.bar([c["city"] for c in m.cities], [c["revenue"] for c in m.cities], color="#2f855a")
+    ax.bar_label(bars, labels=[fmt.percent(c["revenue_share"]) for c in m.cities], padding=3, fontsize=8)
+    ax.set_title("Chiffre d'affaires par ville")
+    ax.set_ylabel("Chiffre d'affaires (€)")
+    ax.yaxis.set_major_formatter(money)
+    ax.margins(y=0.15)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    files["cities"] = "ca_par_ville.png"
+    fig.savefig(folder / files["cities"], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    days = [dt.date.fromisoformat(r["sale_date"]) for r in m.daily]
+    ax.bar(
+        days, [r["revenue"] for r in m.daily], color="#a0aec0", label="Chiffre d'affaires du jour", width=0.9
+    )
+    ax.plot(days, [r["revenue_7d_avg"] for r in m.daily], color="#c53030", linewidth=2,
+            label="Moyenne mobile sur 7 jours")  # fmt: skip
+    ax.set_title("Chiffre d'affaires quotidien")
+    ax.set_ylabel("Chiffre d'affaires (€)")
+    ax.yaxis.set_major_formatter(money)
+    ax.legend(loc="upper left")
+    ax.xaxis.set_major_formatter(DateFormatter("%d/%m/%y"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    files["daily"] = "ca_journalier.png"
+    fig.savefig(folder / files["daily"], dpi=110)
+    plt.close(fig)
+    return files
+
+
+def table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
+    out = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str | None = None) -> str:
+    t = m.total
+    loaded = max((r["loaded_at"] for r in m.runs if r["loaded_at"]), default=None)
+    sources = data_label or "; ".join(f"{r['feed']} : `{r['source']}`" for r in m.runs)
+    lines = [
+        "# Fiche synthèse des ventes",
+        "",
+        f"*Fiche générée le {fmt.date(generated)} à partir des données chargées le "
+        f"{fmt.date(loaded[:10]) if loaded else '-'} ({loaded or '-'}).*  ",
+        f"*Sources : {sources}.*",
+        "",
+        "## Chiffres clés",
+        "",
+        *table(
+            ["Indicateur", "Valeur"],
+            [
+                [
+                    "Période couverte",
+                    f"du {fmt.date(t['first_sale_date'])} au {fmt.date(t['last_sale_date'])}",
+                ],
+                ["Chiffre d'affaires total", fmt.euros(t["total_revenue"])],
+                ["Unités vendues", fmt.number(t["total_units"])],
+                ["Nombre de ventes", fmt.number(t["sales_count"])],
+                ["Panier moyen (CA par vente)", fmt.euros(t["average_sale_value"])],
+                ["Ventes écartées (produit ou magasin inconnu)", fmt.number(t["orphan_sales_count"])],
+            ],
+            "lr",
+        ),
+        "",
+        "## En bref",
+        "",
+        *[f"- {sentence}" for sentence in commentary(m)],
+        "",
+        "## Ventes par produit",
+        "",
+        f"![Chiffre d'affaires par produit]({CHART_DIR}/{files['products']})",
+        "",
+        *table(
+            [
+                "Rang",
+                "Produit",
+                "Référence",
+                "Prix unitaire",
+                "Unités",
+                "Chiffre d'affaires",
+                "Part",
+                "Stock",
+                "Couverture du stock",
+            ],  # fmt: skip
+            [
+                [
+                    str(p["rank"]),
+                    p["product_name"],
+                    p["product_id"],
+                    fmt.euros(p["unit_price"]),
+                    fmt.number(p["units_sold"]),
+                    fmt.euros(p["revenue"]),
+                    fmt.percent(p["revenue_share"]),
+                    fmt.number(p["stock"]),
+                    f"{fmt.number(p['stock_cover_days'])} jours"
+                    if p["stock_cover_days"] is not None
+                    else "-",
+                ]
+                for p in m.products
+            ],  # fmt: skip
+            "rllrrrrrr",
+        ),
+        "",
+        "La couverture du stock est le nombre de jours de ventes que le stock actuel représente au rythme "
+        "moyen observé sur la période.",
+        "",
+        "## Ventes par ville",
+        "",
+        f"![Chiffre d'affaires par ville]({CHART_DIR}/{files['cities']})",
+        "",
+        *table(
+            [
+                "Rang",
+                "Ville",
+                "Magasins",
+                "Salariés",
+                "Unités",
+                "Chiffre d'affaires",
+                "Part",
+                "CA par salarié",
+            ],
+            [
+                [
+                    str(c["rank"]),
+                    c["city"],
+                    fmt.number(c["store_count"]),
+                    fmt.number(c["employees"]),
+                    fmt.number(c["units_sold"]),
+                    fmt.euros(c["revenue"]),
+                    fmt.percent(c["revenue_share"]),
+                    fmt.euros(c["revenue_per_employee"]),
+                ]
+                for c in m.cities
+            ],  # fmt: skip
+            "rlrrrrrr",
+        ),
+        "",
+        "## Ventes par magasin",
+        "",
+        *table(
+            [
+                "Rang",
+                "Magasin",
+                "Ville",
+                "Salariés",
+                "Unités",
+                "Chiffre d'affaires",
+                "Part",
+                "CA par salarié",
+            ],
+            [
+                [
+                    str(s["rank"]),
+                    s["store_id"],
+                    s["city"],
+                    fmt.number(s["employees"]),
+                    fmt.number(s["units_sold"]),
+                    fmt.euros(s["revenue"]),
+                    fmt.percent(s["revenue_share"]),
+                    fmt.euros(s["revenue_per_employee"]),
+                ]
+                for s in m.stores
+            ],  # fmt: skip
+            "rllrrrrr",
+        ),
+        "",
+        "## Évolution dans le temps",
+        "",
+        f"![Chiffre d'affaires quotidien]({CHART_DIR}/{files['daily']})",
+        "",
+        *daily_section(m.daily),
+        "",
+        "---",
+        "Chiffres calculés par le pipeline ventes-pme (chargement `python -m loader`, modèles dbt "
+        "`mart_*`), montants arrondis au centime à l'affichage uniquement. Les mêmes tables sont "
+        "consultables et exportables (CSV, JSON) dans Datasette.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def daily_section(daily: list[sqlite3.Row]) -> list[str]:
+    """The daily table when the period is short; weekly totals otherwise."""
+    if len(daily) <= 45:
+        return table(
+            ["Date", "Jour", "Ventes", "Unités", "Chiffre d'affaires", "Moyenne 7 jours"],
+            [
+                [
+                    fmt.date(r["sale_date"]),
+                    r["day_name_fr"],
+                    fmt.number(r["sales_count"]),
+                    fmt.number(r["units_sold"]),
+                    fmt.euros(r["revenue"]),
+                    fmt.euros(r["revenue_7d_avg"]),
+                ]
+                for r in daily
+            ],  # fmt: skip
+            "llrrrr",
+        )
+    weeks: dict[str, list[sqlite3.Row]] = {}
+    for r in daily:
+        monday = dt.date.fromisoformat(r["sale_date"]) - dt.timedelta(
+            days=dt.date.fromisoformat(r["sale_date"]).weekday()
+        )
+        weeks.setdefault(monday.isoformat(), []).append(r)
+    return table(
+        ["Semaine du", "Ventes", "Unités", "Chiffre d'affaires"],
+        [
+            [
+                fmt.date(week),
+                fmt.number(sum(r["sales_count"] for r in rows)),
+                fmt.number(sum(r["units_sold"] for r in rows)),
+                fmt.euros(sum(r["revenue"] for r in rows)),
+            ]
+            for week, rows in weeks.items()
+        ],  # fmt: skip
+        "lrrr",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m report", description=__doc__)
+    parser.add_argument("--db", default=os.environ.get("WAREHOUSE_DB", "data/warehouse.db"), help="warehouse")
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for fiche_synthese.md (docs)")
+    parser.add_argument("--data-label", help="what the data is, in French (default: the sources loaded)")
+    args = parser.parse_args(argv)
+    if not Path(args.db).exists():
+        print(f"error: no warehouse at {args.db}: run the loader and dbt build first", file=sys.stderr)
+        return 1
+    con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    try:
+        marts = read_marts(con)
+    except sqlite3.Error as exc:
+        print(f"error: cannot read the marts in {args.db}: {exc} (run dbt build first)", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    files = charts(marts, args.out / CHART_DIR)
+    sheet = args.out / "fiche_synthese.md"
+    sheet.write_text(render(marts, files, dt.date.today(), args.data_label), encoding="utf-8")
+    print(f"wrote {sheet} and {len(files)} charts in {args.out / CHART_DIR}")
+    return 0
