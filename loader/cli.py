@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,13 @@ def format_result(result: FeedResult) -> str:
     )
 
 
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its largest child (the sales parser)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"loader": round(own, 1), "parser_process": round(child, 1)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = LoadOptions(
@@ -139,12 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         con.close()
     if args.json:
-        print(
-            json.dumps(
-                {"db": args.db, "ok": all(r.ok for r in results), "feeds": [r.to_dict() for r in results]},
-                indent=2,
-            )
-        )
+        summary = {
+            "db": args.db,
+            "ok": all(r.ok for r in results),
+            "feeds": [r.to_dict() for r in results],
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        print(json.dumps(summary, indent=2))
     else:
         for result in results:
             print(format_result(result))

@@ -20,28 +20,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .csvfile import CsvFeed, NotCsvError, format_line, open_csv
+from .errors import FeedError
 from .feeds import FEEDS, PRODUCTS, SALES, STORES, FeedSpec, HeaderError, map_header
 from .fetch import Fetched, FetchError, HttpOptions, Validators, fetch
+from .forked import run_forked
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
-from .values import (
-    DATE_FORMATS,
-    InvalidValue,
-    key_part,
-    parse_count,
-    parse_date,
-    parse_decimal,
-    parse_identifier,
-    parse_text,
-    slash_date_parts,
-)
+from .sales import BATCH, FIELDS_PER_ROW, REJECT, field_count_problem, parse_sales
+from .values import InvalidValue, parse_count, parse_decimal, parse_identifier, parse_text
 
 ROWS_PER_STATEMENT = 64  # rows per multi-row INSERT: amortises the per-statement cost
 REJECT_FLUSH = 10_000
-
-
-class FeedError(Exception):
-    """The feed as a whole cannot be loaded; the message tells the user what to do."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +41,7 @@ class LoadOptions:
     http: HttpOptions = field(default_factory=HttpOptions)
     progress: bool = False  # progress bar on stderr
     occurrence_max_keys: int | None = 500_000  # keys held before evicting old dates
+    parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a forked process
 
 
 @dataclass
@@ -141,6 +131,8 @@ def load_feed(
         result.error = str(exc)
     except sqlite3.Error as exc:
         result.error = f"database error: {exc} (is the warehouse file writable and not corrupt?)"
+    except ChildProcessError as exc:
+        result.error = f"{exc}: was it killed for lack of memory? Nothing was stored; run the loader again"
     result.seconds = time.perf_counter() - started
     if result.status == "failed":
         result.rows_read = result.rows_inserted = result.rows_duplicate = result.rows_rejected = 0
@@ -280,100 +272,6 @@ class _Rejects:
             )
 
 
-def _field_count_problem(row: list[str], expected: int) -> str | None:
-    """None when the row can be read (extra blank trailing cells are fine), else the reason."""
-    if len(row) > expected and not any(cell.strip() for cell in row[expected:]):
-        return None
-    return f"wrong column count: expected {expected} fields, got {len(row)}"
-
-
-class _DateParser:
-    """Parses dates with a per-file day/month order, detected on the first slash date seen."""
-
-    def __init__(self, configured: str | None, path: Path, column: int):
-        if configured is not None and configured not in DATE_FORMATS:
-            raise FeedError(f"unknown --date-format {configured!r}: use one of {', '.join(DATE_FORMATS)}")
-        self.order = DATE_FORMATS[configured] if configured else None
-        self._path, self._column = path, column
-
-    def __call__(self, text: str) -> str:
-        if self.order is None and slash_date_parts(text):
-            self.order = self._detect()
-        return parse_date(text, None if self.order == "iso" else self.order)
-
-    def _detect(self) -> str:
-        with open_csv(self._path) as feed:
-            for row in feed.rows:
-                parts = slash_date_parts(row[self._column]) if len(row) > self._column else None
-                if parts and parts[0] > 12:
-                    return "dmy"
-                if parts and parts[1] > 12:
-                    return "mdy"
-        raise FeedError(
-            "every date in the sales feed could be DD/MM/YYYY or MM/DD/YYYY: pass --date-format "
-            "DD/MM/YYYY (French exports) or --date-format MM/DD/YYYY"
-        )
-
-
-def _cached(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """Memoise a parser; invalid values are remembered as False (all valid values are truthy)."""
-    cache: dict[str, object] = {}
-
-    def lookup(text: str) -> object:
-        value = cache.get(text)
-        if value is None:
-            try:
-                value = parse(text)
-            except InvalidValue:
-                value = False
-            cache[text] = value
-        return value
-
-    return lookup
-
-
-def _sales_parsers(options: LoadOptions, path: Path, mapping: dict[str, int]) -> list[tuple[int, Callable]]:
-    """(column index, strict parser) for each sales field; parsers raise InvalidValue."""
-
-    def ref(text: str) -> tuple[str, str]:
-        value = parse_text(text, "product reference")
-        return value, key_part(value)
-
-    def store(text: str) -> tuple[str, str]:
-        value = parse_identifier(text, "store id")
-        return value, key_part(value)
-
-    parsers = [
-        (mapping["date"], _DateParser(options.date_format, path, mapping["date"])),
-        (mapping["product_ref"], ref),
-        (mapping["quantity"], lambda text: parse_count(text, "quantity", 1)),
-        (mapping["store_id"], store),
-    ]
-    if "sale_id" in mapping:
-        parsers.append((mapping["sale_id"], lambda text: parse_text(text, "sale id")))
-    return parsers
-
-
-def _explain(row: list[str], parsers: list[tuple[int, Callable]]) -> str:
-    """The reason a row was refused: the message of the first field that does not parse."""
-    for index, parse in parsers:
-        try:
-            parse(row[index])
-        except InvalidValue as exc:
-            return str(exc)
-    return "invalid row"
-
-
-def _parse_into(cache: dict[str, object], parse: Callable[[str], object], text: str) -> object:
-    """Parse a value not seen yet and remember the result; invalid values are cached as False."""
-    try:
-        value = parse(text)
-    except InvalidValue:
-        value = False
-    cache[text] = value
-    return value
-
-
 def _load_sales(
     con: sqlite3.Connection,
     path: Path,
@@ -425,96 +323,46 @@ def _insert_sales(
     progress: Progress,
     counter: OccurrenceCounter,
 ) -> tuple[int, int]:
-    """One pass over the file: parse, derive ids, multi-row INSERT OR IGNORE.
+    """One pass over the file: parse, then multi-row INSERT OR IGNORE; the primary key dedups.
 
-    The sale id is the normalised natural key plus its occurrence number in this file (or
-    the feed's own id column when configured); the primary key does the dedup. Rows go
-    ROWS_PER_STATEMENT at a time: per-statement overhead is what dominates in Python.
+    Rows go ROWS_PER_STATEMENT at a time: per-statement overhead is what dominates. A large
+    file is parsed in a forked process (loader.forked) while this one inserts.
     """
     columns = (
         "sale_id, sale_date, product_ref, store_id, quantity, "
         "raw_date, raw_product_ref, raw_quantity, raw_store_id, line_number, load_run_id"
     )
-    one_row = "(" + ", ".join(["?"] * 10) + ", ?1)"
+    one_row = "(" + ", ".join(["?"] * FIELDS_PER_ROW) + ", ?1)"
 
     def statement(rows: int) -> str:
         first = one_row.replace("?", "?2", 1)  # number the first plain ? after ?1
         return f"insert or ignore into raw_sales ({columns}) values {', '.join([first] + [one_row] * (rows - 1))}"
 
-    parsers = _sales_parsers(options, path, mapping)
-    (i_date, p_date), (i_ref, p_ref), (i_qty, p_qty), (i_store, p_store) = parsers[:4]
-    i_id, p_id = parsers[4] if len(parsers) > 4 else (-1, None)
-    dates: dict[str, object] = {}
-    refs: dict[str, object] = {}
-    qtys: dict[str, object] = {}
-    stores: dict[str, object] = {}
-    own_ids: dict[str, object] = {}
-    counts = counter.counts
+    def produce() -> Iterator[tuple[int, object]]:
+        return parse_sales(path, mapping, options.date_format, counter, [run.run_id], ROWS_PER_STATEMENT)
+
+    forked = path.stat().st_size >= options.parallel_min_bytes
+    full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT
     good = 0
     tail: list = []
 
-    with open_csv(path) as feed:
-        width = len(feed.header)
-
-        def batches() -> Iterator[list]:
-            nonlocal good, tail
-            reader = feed.rows
-            batch, size = [run.run_id], 0
-            d_get, r_get, q_get, s_get, c_get = dates.get, refs.get, qtys.get, stores.get, counts.get
-            for row in reader:
-                if len(row) != width:
-                    if not any(cell.strip() for cell in row):
-                        continue  # a blank line is not a row
-                    problem = _field_count_problem(row, width)
-                    if problem:
-                        rejects.add(reader.line_num, row, problem)
-                        continue
-                t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
-                d = d_get(t_date)
-                if d is None:
-                    d = _parse_into(dates, p_date, t_date)
-                p = r_get(t_ref)
-                if p is None:
-                    p = _parse_into(refs, p_ref, t_ref)
-                q = q_get(t_qty)
-                if q is None:
-                    q = _parse_into(qtys, p_qty, t_qty)
-                s = s_get(t_store)
-                if s is None:
-                    s = _parse_into(stores, p_store, t_store)
-                if p_id is None:
-                    sid = None
+    def batches() -> Iterator[list]:
+        nonlocal good, tail
+        for kind, payload in run_forked(produce) if forked else produce():
+            if kind == BATCH:
+                good += (len(payload) - 1) // FIELDS_PER_ROW
+                if len(payload) == full:
+                    yield payload
                 else:
-                    sid = own_ids.get(row[i_id])
-                    if sid is None:
-                        sid = _parse_into(own_ids, p_id, row[i_id])
-                if not (d and p and q and s and sid is not False):
-                    rejects.add(reader.line_num, row, _explain(row, parsers))
-                    continue
-                if sid is None:
-                    key = f"{d}|{p[1]}|{s[1]}|{q}"
-                    n = c_get(key)
-                    if n is None:
-                        counter.first_seen(key)
-                        n = 0
-                    counts[key] = n = n + 1
-                    sid = f"{key}|{n}"
-                batch += (sid, d, p[0], s[0], q, t_date, t_ref, t_qty, t_store, reader.line_num)
-                size += 1
-                if size == ROWS_PER_STATEMENT:
-                    yield batch
-                    good += size
-                    batch, size = [run.run_id], 0
-                    if good % 16384 == 0:
-                        progress.update(feed.progress.bytes_read)
-            tail = batch
-            good += size
+                    tail = payload
+            elif kind == REJECT:
+                rejects.add(*payload)
+            else:
+                progress.update(payload)
 
-        inserted = con.executemany(statement(ROWS_PER_STATEMENT), batches()).rowcount
-        tail_rows = (len(tail) - 1) // 10
-        if tail_rows:
-            inserted += con.execute(statement(tail_rows), tail).rowcount
-        progress.update(feed.progress.bytes_read)
+    inserted = con.executemany(statement(ROWS_PER_STATEMENT), batches()).rowcount
+    if tail:
+        inserted += con.execute(statement((len(tail) - 1) // FIELDS_PER_ROW), tail).rowcount
     return inserted, good - inserted
 
 
@@ -573,7 +421,7 @@ def _load_versions(
         if len(row) != width:
             if not any(cell.strip() for cell in row):
                 continue
-            problem = _field_count_problem(row, width)
+            problem = field_count_problem(row, width)
             if problem:
                 rejects.add(line, row, problem)
                 continue

@@ -123,3 +123,30 @@ def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) ->
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "FAILED" in out and "unreachable" in out
+
+
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def test_a_killed_parser_process_fails_the_feed_and_changes_nothing(tmp_path: Path) -> None:
+    """A sales file over 8 MiB is parsed in a forked child: kill that child mid-load."""
+    feeds = tmp_path / "feeds"
+    generate(feeds, days=365, rows=600_000)
+    assert (feeds / "ventes.csv").stat().st_size > 8 << 20
+    db = tmp_path / "w.db"
+    proc = loader("--db", str(db), "--only", "sales", "--from-dir", str(feeds))
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while time.monotonic() < deadline and not children and proc.poll() is None:
+        children = children_of(proc.pid)
+        time.sleep(0.01)
+    assert children, "the loader never forked its parser"
+    time.sleep(0.3)  # let it parse and send a few batches
+    os.kill(children[0], signal.SIGKILL)
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "FAILED" in out and "parser process died" in out
+    assert scalar(db, "select count(*) from raw_sales") == 0
+    assert scalar(db, "select status from loader_runs where feed = 'sales'") == "failed"

@@ -1,0 +1,70 @@
+"""Run an iterator in a forked child process and consume it in this one.
+
+The sales loader's parser is pure Python and holds the GIL, and so does a good part of
+SQLite inserting (binding parameters): threads cannot overlap them, two processes can.
+The child parses and pickles chunks of items through a pipe while the parent inserts the
+previous chunk. Exceptions raised in the child (OutOfOrder, FeedError...) are re-raised in
+the parent; if the parent dies (even by SIGKILL) the child gets a broken pipe and exits.
+
+The child is forked, so ``produce`` needs not be picklable; it must not touch the parent's
+SQLite connection (the parser never does), and it leaves with os._exit, running no
+finaliser that could.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_ITEMS, _ERROR, _DONE = 0, 1, 2
+
+
+def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[T]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(produce, sender, chunk), name="loader-parser", daemon=True)
+    child.start()
+    sender.close()  # the parent keeps only the reading end: EOF when the child is gone
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                child.join()
+                raise ChildProcessError(f"the parser process died (exit code {child.exitcode})") from None
+            if kind == _ITEMS:
+                yield from payload
+            elif kind == _ERROR:
+                raise payload
+            else:
+                return
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _child(produce: Callable[[], Iterator[T]], sender, chunk: int) -> None:
+    try:
+        items: list[T] = []
+        for item in produce():
+            items.append(item)
+            if len(items) == chunk:
+                sender.send((_ITEMS, items))
+                items = []
+        if items:
+            sender.send((_ITEMS, items))
+        sender.send((_DONE, None))
+    except (BrokenPipeError, EOFError):
+        pass  # the parent is gone: nothing left to do
+    except BaseException as exc:  # handed to the parent, which re-raises it
+        try:
+            sender.send((_ERROR, exc))
+        except Exception:
+            sender.send((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        sender.close()
