@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,15 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
 from loader.generate import generate  # noqa: E402
+from report.dbt_runner import run_dbt  # noqa: E402
 
-DBT = Path(sys.executable).parent / "dbt"
 
-
-def run(cmd: list[str], env: dict[str, str]) -> float:
+def timed(what: str, call: Callable[[], subprocess.CompletedProcess]) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = call()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"{what} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - started
 
 
@@ -54,36 +54,30 @@ def main() -> int:
 
     shutil.rmtree(args.work, ignore_errors=True)
     feeds, db = args.work / "feeds", args.work / "warehouse.db"
-    env = {
-        **os.environ,
-        "WAREHOUSE_DB": str(db),
-        "DBT_SQLITE_SCHEMA_DIR": str(args.work / "schemas"),
-        "DBT_TARGET_PATH": str(args.work / "target"),
-        "DBT_LOG_PATH": str(args.work / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    dbt = [str(DBT), "--no-use-colors"]
-    project = ["--project-dir", "dbt_project", "--profiles-dir", "."]
-    load = [sys.executable, "-m", "loader", "--db", str(db), "--from-dir", str(feeds)]
+    loader = [sys.executable, "-m", "loader", "--db", str(db), "--from-dir", str(feeds)]
+
+    def load() -> None:
+        timed("loader", lambda: subprocess.run(loader, cwd=ROOT, capture_output=True, text=True))
+
+    def dbt(*command: str) -> float:
+        return timed(f"dbt {' '.join(command)}", lambda: run_dbt(db, args.work, *command))
 
     generate(feeds, days=365, rows=args.rows)
-    run(load, env)
-    target = args.work / "target"
+    load()
     steps: dict[str, tuple[float, float]] = {}  # name -> (wall seconds, model execution seconds)
 
     def step(name: str, *command: str) -> None:
-        wall = run([*dbt, *command, *project], env)
-        steps[name] = (wall, model_seconds(target))
+        steps[name] = (dbt(*command), model_seconds(args.work / "target"))
 
     step("full refresh, dbt run", "run", "--full-refresh")
     step("full refresh, dbt build (models + tests)", "build", "--full-refresh")
     generate(feeds, days=4, rows=args.rows // 100, append=True)
-    run(load, env)
+    load()
     step("incremental after +1%, dbt run", "run")
     generate(feeds, days=4, rows=args.rows // 100, append=True)
-    run(load, env)
+    load()
     step("incremental after +1%, dbt build (models + tests)", "build")
-    startup = run([*dbt, "parse", *project], env)
+    startup = dbt("parse")
 
     lines = [
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores; "

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from loader import LoadOptions, connect, load_feeds
 from loader.feeds import FEEDS
 
 from . import profile, schema_doc, synthese
+from .dbt_runner import run_dbt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,17 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not all(r.ok for r in results):
         return 1
 
-    env = {
-        **os.environ,
-        "WAREHOUSE_DB": str(db),
-        "DBT_SQLITE_SCHEMA_DIR": str(args.work / "schemas"),
-        "DBT_TARGET_PATH": str(args.work / "target"),
-        "DBT_LOG_PATH": str(args.work / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), "--no-use-colors", "build", "--project-dir", "dbt_project", "--profiles-dir", "."]
-    if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+    if run_dbt(db, args.work, "build", capture=False).returncode != 0:
         return 1
 
     label = (

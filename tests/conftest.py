@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +17,7 @@ import pytest
 from loader import LoadOptions, connect, load_feeds
 from loader.feeds import FEEDS
 from loader.generate import generate
+from report.dbt_runner import run_dbt
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_DATA = ROOT.parent / "shared" / "client_data"
@@ -158,8 +157,6 @@ def scalar(db: Path, sql: str, params: tuple = ()) -> object:
 
 # --- dbt on a real warehouse ------------------------------------------------------------------
 
-DBT = Path(sys.executable).parent / "dbt"
-
 
 def dbt_target(db: Path) -> Path:
     """Each test warehouse gets its own dbt target folder (manifest, catalog, run results)."""
@@ -168,17 +165,7 @@ def dbt_target(db: Path) -> Path:
 
 def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the dbt CLI on ``db``, as a user would from the repository root; fail loudly."""
-    work = dbt_target(db).parent
-    env = {
-        **os.environ,
-        "WAREHOUSE_DB": str(db),
-        "DBT_SQLITE_SCHEMA_DIR": str(work / "schemas"),
-        "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [str(DBT), "--no-use-colors", *args, "--project-dir", "dbt_project", "--profiles-dir", "."]
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    proc = run_dbt(db, dbt_target(db).parent, *args)
     assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
     return proc
 
