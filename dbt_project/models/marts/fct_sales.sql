@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key='sale_id',
         on_schema_change='fail',
-        post_hook=[unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at')]
+        post_hook=[unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at'), plain_index('load_run_id')]
     )
 }}
 
@@ -20,7 +20,22 @@ with
 {% if is_incremental() %}
 watermark as (
 
+    -- the newest loader run already in the fact (indexed: one lookup)
     select coalesce(max(load_run_id), 0) as last_load_run_id from {{ this }}
+
+),
+
+new_products as (
+
+    select product_id from {{ ref('dim_product_versions') }}
+    where version_number = 1 and load_run_id > (select last_load_run_id from watermark)
+
+),
+
+new_stores as (
+
+    select store_id from {{ ref('dim_stores') }}
+    where first_load_run_id > (select last_load_run_id from watermark)
 
 ),
 {% endif %}
@@ -30,13 +45,17 @@ sales as (
     select * from {{ ref('stg_sales') }}
     {% if is_incremental() %}
     where load_run_id > (select last_load_run_id from watermark)
-        or product_id in (
-            select product_id from {{ ref('dim_product_versions') }}
-            where version_number = 1 and load_run_id > (select last_load_run_id from watermark)
-        )
-        or store_id in (
-            select store_id from {{ ref('dim_stores') }}
-            where first_load_run_id > (select last_load_run_id from watermark)
+
+    union all
+
+    -- earlier sales kept out because their product or store was unknown, now known; the
+    -- constant exists() lets SQLite skip this scan when no product or store is new
+    select * from {{ ref('stg_sales') }}
+    where load_run_id <= (select last_load_run_id from watermark)
+        and (exists (select 1 from new_products) or exists (select 1 from new_stores))
+        and (
+            product_id in (select product_id from new_products)
+            or store_id in (select store_id from new_stores)
         )
     {% endif %}
 
