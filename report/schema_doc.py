@@ -29,6 +29,7 @@ LAYERS = (
     ("facts", lambda n: n.startswith("fct_")),
     ("intermediate", lambda n: n.startswith("int_")),
     ("marts", lambda n: n.startswith("mart_")),
+    ("dbt bookkeeping", lambda n: n.startswith("dbt_")),
 )
 COLOURS = {
     "loader (raw and audit)": "#fde68a",
@@ -37,6 +38,7 @@ COLOURS = {
     "facts": "#fecaca",
     "intermediate": "#ddd6fe",
     "marts": "#bbf7d0",
+    "dbt bookkeeping": "#f5f5f4",
 }
 
 
