@@ -42,11 +42,13 @@ demo: venv
 	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
 	$(BIN)/python -m loader --db $(CURDIR)/$(DEMO_DB) --from-dir $(DEMO)
 	WAREHOUSE_DB=$(CURDIR)/$(DEMO_DB) $(DBT) build $(DBT_ARGS)
-	$(BIN)/python -m report.headline --db $(CURDIR)/$(DEMO_DB)
+	$(BIN)/python -m report --db $(DEMO_DB) --out $(DEMO)/report
+	$(BIN)/python -m report.headline --db $(DEMO_DB)
 
 run: venv
 	$(BIN)/python -m loader
 	$(DBT) build $(DBT_ARGS)
+	$(BIN)/python -m report --db $(WAREHOUSE_DB) --out data/report
 	$(BIN)/python -m report.headline --db $(WAREHOUSE_DB)
 
 build: venv
