@@ -417,7 +417,7 @@ def _load_versions(
     new_rows: list[tuple] = []
     duplicates = 0
     for row in feed.rows:
-        line = feed.rows.line_num
+        line = feed.line_num
         if len(row) != width:
             if not any(cell.strip() for cell in row):
                 continue

@@ -27,7 +27,6 @@ class OccurrenceCounter:
         self.counts: dict[str, int] = {}
         self._max_keys = max_keys
         self._horizon = ""  # every key dated before this date has been evicted
-        self.evictions = 0
 
     def first_seen(self, key: str) -> None:
         """Prepare for a key not in ``counts``: check it is countable, make room if full."""
@@ -52,7 +51,6 @@ class OccurrenceCounter:
         self.counts.clear()
         self.counts.update(kept)
         self._horizon = latest
-        self.evictions += 1
         assert self._max_keys is not None
         if len(kept) > self._max_keys // 2:  # one huge day: grow rather than evict on every key
             self._max_keys *= 2

@@ -114,7 +114,8 @@ def orphans(con: sqlite3.Connection) -> dict[str, list[tuple[str, int]]]:
     }
 
 
-def fmt(value: object) -> str:
+def cell(value: object) -> str:
+    """A value as a Markdown table cell."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -149,7 +150,7 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
     ]
     for feed, (loads, read, inserted, dup, rejected, last, source) in runs.items():
         out.append(
-            f"| {feed} | {loads} | {fmt(read)} | {fmt(inserted)} | {fmt(dup)} | {fmt(rejected)} | "
+            f"| {feed} | {loads} | {cell(read)} | {cell(inserted)} | {cell(dup)} | {cell(rejected)} | "
             f"{last or '-'} | `{source or '-'}` |"
         )
     for feed, (table, columns) in FEEDS.items():
@@ -172,8 +173,8 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
             p = column_profile(con, table, received, parsed)
             meaning = column_descriptions.get(received, "")
             out.append(
-                f"| `{received}` | {p['type']} | {fmt(p['empty'])} | {fmt(p['distinct'])} | {fmt(p['min'])} | "
-                f"{fmt(p['max'])} | {meaning} |"
+                f"| `{received}` | {p['type']} | {cell(p['empty'])} | {cell(p['distinct'])} | {cell(p['min'])} | "
+                f"{cell(p['max'])} | {meaning} |"
             )
         if feed == "sales":
             first, last, missing = date_gaps(con)
@@ -198,7 +199,7 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
         out += ["", f"Rejected rows: {sum(reasons.values()):,}."]
         if reasons:
             out += ["", "| reason | rows |", "|---|---:|"]
-            out += [f"| {fmt(reason)} | {n:,} |" for reason, n in reasons.most_common()]
+            out += [f"| {cell(reason)} | {n:,} |" for reason, n in reasons.most_common()]
     out.append("")
     return "\n".join(out)
 
