@@ -25,7 +25,9 @@ _ITEMS, _ERROR, _DONE = 0, 1, 2
 def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[T]:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(produce, sender, chunk), name="loader-parser", daemon=True)
+    child = context.Process(
+        target=_child, args=(produce, sender, receiver, chunk), name="loader-parser", daemon=True
+    )
     child.start()
     sender.close()  # the parent keeps only the reading end: EOF when the child is gone
     try:
@@ -48,7 +50,10 @@ def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[
         child.join()
 
 
-def _child(produce: Callable[[], Iterator[T]], sender, chunk: int) -> None:
+def _child(produce: Callable[[], Iterator[T]], sender, receiver, chunk: int) -> None:
+    # The fork gave this process a copy of the pipe's reading end: close it, or the pipe would
+    # never break when the parent dies and a full pipe would block this process forever.
+    receiver.close()
     try:
         items: list[T] = []
         for item in produce():

@@ -53,9 +53,13 @@ def test_sigkill_mid_load_leaves_the_database_as_before_and_a_rerun_loads_everyt
     while time.monotonic() < deadline and (not wal.exists() or wal.stat().st_size < 4_000_000):
         time.sleep(0.02)  # wait until the sales load is well under way
     assert proc.poll() is None, "the load finished before it could be killed; use a bigger feed"
+    parsers = children_of(proc.pid)  # the feed is over 8 MiB: parsed in a forked process
+    assert parsers, "the loader has no parser process"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    for pid in parsers:  # the orphaned parser must notice and exit, not block on a full pipe
+        assert wait_gone(pid, timeout=30), f"parser process {pid} outlived the killed loader"
     assert scalar(db, "select count(*) from raw_sales") == 0
     assert query(db, "select * from raw_products") == before
     assert scalar(db, "select count(*) from loader_runs where feed = 'sales'") == 0
@@ -123,6 +127,20 @@ def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) ->
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "FAILED" in out and "unreachable" in out
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """True once the process has exited (gone, or a zombie nobody has reaped yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().split(")")[-1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def children_of(pid: int) -> list[int]:
