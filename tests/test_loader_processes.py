@@ -26,6 +26,25 @@ def loader(*args: str, **kwargs) -> subprocess.Popen:
     )
 
 
+def wait_gone(pid: int, timeout: float) -> bool:
+    """True once the process has exited (gone, or a zombie nobody has reaped yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().split(")")[-1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
 def test_two_concurrent_loaders_neither_crash_nor_duplicate(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"
     generate(feeds, days=60, rows=40_000, duplicates=20)
@@ -127,25 +146,6 @@ def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) ->
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "FAILED" in out and "unreachable" in out
-
-
-def wait_gone(pid: int, timeout: float) -> bool:
-    """True once the process has exited (gone, or a zombie nobody has reaped yet)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                if handle.read().split(")")[-1].split()[0] in ("Z", "X"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def children_of(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as handle:
-        return [int(child) for child in handle.read().split()]
 
 
 def test_a_killed_parser_process_fails_the_feed_and_changes_nothing(tmp_path: Path) -> None:
