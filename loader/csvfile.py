@@ -79,9 +79,7 @@ def sniff(path: Path) -> str:
 @contextlib.contextmanager
 def open_csv(path: Path) -> Iterator[CsvFeed]:
     """Yield the header and a row reader; the delimiter is detected from the header line."""
-    head = sniff(path)
-    first_line = head.splitlines()[0] if head.splitlines() else head
-    delimiter = detect_delimiter(first_line)
+    delimiter = detect_delimiter((sniff(path).splitlines() or [""])[0])
     raw = _CountingReader(path.open("rb"))
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")

@@ -100,8 +100,7 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
     exactly one BEGIN IMMEDIATE ... COMMIT.
     """
     path = Path(db_path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout_s)
     con.execute(f"pragma busy_timeout = {int(busy_timeout_s * 1000)}")
     con.execute("pragma journal_mode = wal")

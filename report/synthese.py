@@ -348,10 +348,8 @@ def daily_section(daily: list[sqlite3.Row]) -> list[str]:
         )
     weeks: dict[str, list[sqlite3.Row]] = {}
     for r in daily:
-        monday = dt.date.fromisoformat(r["sale_date"]) - dt.timedelta(
-            days=dt.date.fromisoformat(r["sale_date"]).weekday()
-        )
-        weeks.setdefault(monday.isoformat(), []).append(r)
+        day = dt.date.fromisoformat(r["sale_date"])
+        weeks.setdefault((day - dt.timedelta(days=day.weekday())).isoformat(), []).append(r)
     return table(
         ["Semaine du", "Ventes", "Unités", "Chiffre d'affaires"],
         [
