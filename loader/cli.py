@@ -10,13 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .audit import FeedResult
+from .db import add_db_argument, connect
 from .feeds import FEEDS
 from .fetch import HttpOptions
-from .load import FeedResult, LoadOptions, load_feeds
-from .schema import connect
+from .load import LoadOptions, load_feeds
 from .values import DATE_FORMATS
-
-DEFAULT_DB = "data/warehouse.db"
 
 EPILOG = """\
 sources (SRC): an http(s) URL, a file:// URL or a local path. Each feed defaults to its
@@ -45,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("WAREHOUSE_DB", DEFAULT_DB),
-        help=f"SQLite warehouse file (env WAREHOUSE_DB, default {DEFAULT_DB}); created if missing",
-    )
+    add_db_argument(parser, "SQLite warehouse file, created if missing")
     for spec in FEEDS:
         parser.add_argument(f"--{spec.name}", metavar="SRC", help=f"{spec.name} feed (env {spec.env_var})")
     parser.add_argument("--from-dir", metavar="DIR", help="read the three feeds from files in DIR")

@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import NotCsvError
+
 DELIMITERS = (",", ";", "\t")
-
-
-class NotCsvError(ValueError):
-    """The body is not a CSV feed (empty, HTML, binary); the message says what to check."""
 
 
 class _CountingReader(io.RawIOBase):
@@ -104,3 +102,10 @@ def format_line(fields: list[str], delimiter: str) -> str:
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="").writerow(fields)
     return out.getvalue()
+
+
+def field_count_problem(row: list[str], expected: int) -> str | None:
+    """None when the row can be read (extra blank trailing cells are fine), else the reason."""
+    if len(row) > expected and not any(cell.strip() for cell in row[expected:]):
+        return None
+    return f"wrong column count: expected {expected} fields, got {len(row)}"

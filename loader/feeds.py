@@ -1,85 +1,177 @@
-"""What each client feed looks like: its columns, their French headers and its defaults.
+"""The client's three feeds, each declared once: everything else is derived from here.
 
-Headers are matched after normalisation (case, accents, spacing and punctuation
-ignored), so 'ID Référence produit', 'id reference produit' and 'ID_REFERENCE_PRODUIT'
-all name the same column.
+A :class:`FeedSpec` names the feed's file, URL and raw table, and lists its columns in the
+order the client publishes them. Each :class:`Column` carries the published French header
+and the other spellings accepted, the typed column it lands in, the SQL type and the parser
+of its values. The raw tables' DDL (``loader.db``), their insert statements
+(``loader.versions``, ``loader.sales``), the demo generator's headers and file names, the
+data profile and the test fixtures are all derived from these declarations, so adding a
+column to a feed is a change here (plus its tests).
+
+Headers are matched after normalisation (case, accents, spacing and punctuation ignored),
+so 'ID Référence produit', 'id reference produit' and 'ID_REFERENCE_PRODUIT' all name the
+same column.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from .errors import HeaderError
+from .values import parse_count, parse_decimal, parse_identifier, parse_text
 
 CLIENT_SHEET = (
     "https://docs.google.com/spreadsheets/d/e/"
     "2PACX-1vSawI56WBC64foMT9pKCiY594fBZk9Lyj8_bxfgmq-8ck_jw1Z49qDeMatCWqBxehEVoM6U1zdYx73V/pub"
 )
 
+SqlType = Literal["text", "integer", "real"]
+# what a value is, which decides its parser: a date's day/month order is decided per file
+# (loader.sales_parser.DateParser), so "date" has no context-free parser here
+Kind = Literal["date", "text", "identifier", "count", "positive_count", "decimal"]
+
 
 @dataclass(frozen=True)
 class Column:
-    name: str  # our English field name
+    name: str  # our English field name; its value as received lands in raw_<name>
     header: str  # the client's header, as published
+    typed: str  # the column of the raw table holding the parsed value
+    sql_type: SqlType
+    kind: Kind
+    label: str  # how error messages name the field ("product reference")
     aliases: tuple[str, ...] = ()  # other accepted spellings (English exports, ...)
+    comment: str = ""  # what the typed column holds, written in the DDL
+
+    @property
+    def raw(self) -> str:
+        """The column holding the text exactly as received."""
+        return f"raw_{self.name}"
+
+    def parser(self) -> Callable[[str], object]:
+        """The strict parser of this column's values; raises InvalidValue."""
+        parsers: dict[str, Callable[[str], object]] = {
+            "text": partial(parse_text, what=self.label),
+            "identifier": partial(parse_identifier, what=self.label),
+            "count": partial(parse_count, what=self.label, minimum=0),
+            "positive_count": partial(parse_count, what=self.label, minimum=1),
+            "decimal": parse_decimal,
+        }
+        if self.kind not in parsers:
+            raise ValueError(f"a {self.kind} column is parsed with its file's context, not alone")
+        return parsers[self.kind]
 
 
 @dataclass(frozen=True)
 class FeedSpec:
-    name: str
-    table: str
-    columns: tuple[Column, ...]
+    name: str  # sales | products | stores: the CLI option, loader_runs.feed
+    table: str  # the raw_ table it lands in
+    columns: tuple[Column, ...]  # in the client's published order
+    key: str  # the field naming one product / store (versioned feeds); first key field of a sale
     env_var: str
     default_url: str
     file_name: str  # name of the file in a folder of feeds (demo data, client snapshot)
+    versioned: bool  # True: one row per content change of a key; False: one row per sale
 
+    @property
+    def header_line(self) -> str:
+        """The header exactly as the client publishes it."""
+        return ",".join(c.header for c in self.columns)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+# the keys that join the feeds: one declaration each, shared by the feeds that carry them
+PRODUCT_REF = Column(
+    "product_ref",
+    "ID Référence produit",
+    "product_ref",
+    "text",
+    "text",
+    "product reference",
+    ("product id", "product ref"),
+    "trimmed, inner spaces collapsed",
+)
+STORE_ID = Column(
+    "store_id",
+    "ID Magasin",
+    "store_id",
+    "text",
+    "identifier",
+    "store id",
+    ("store id",),
+    "trimmed, whole numbers without leading zeros",
+)
 
 SALES = FeedSpec(
     name="sales",
     table="raw_sales",
     columns=(
-        Column("date", "Date", ("sale date",)),
-        Column("product_ref", "ID Référence produit", ("product id", "product ref")),
-        Column("quantity", "Quantité", ("quantity",)),
-        Column("store_id", "ID Magasin", ("store id",)),
+        Column("date", "Date", "sale_date", "text", "date", "date", ("sale date",), "parsed, ISO YYYY-MM-DD"),
+        PRODUCT_REF,
+        Column(
+            "quantity", "Quantité", "quantity", "integer", "positive_count", "quantity", ("quantity",), "> 0"
+        ),
+        STORE_ID,
     ),
+    key="date",
     env_var="LOADER_SALES_URL",
     default_url=f"{CLIENT_SHEET}?gid=760830694&single=true&output=csv",
     file_name="ventes.csv",
+    versioned=False,
 )
 
 PRODUCTS = FeedSpec(
     name="products",
     table="raw_products",
     columns=(
-        Column("name", "Nom", ("product name", "name")),
-        Column("product_ref", "ID Référence produit", ("product id", "product ref")),
-        Column("price", "Prix", ("price", "unit price")),
-        Column("stock", "Stock"),
+        Column("name", "Nom", "product_name", "text", "text", "product name", ("product name", "name")),
+        PRODUCT_REF,
+        Column("price", "Prix", "price", "real", "decimal", "price", ("price", "unit price"), ">= 0"),
+        Column("stock", "Stock", "stock", "integer", "count", "stock", (), ">= 0"),
     ),
+    key="product_ref",
     env_var="LOADER_PRODUCTS_URL",
     default_url=f"{CLIENT_SHEET}?gid=0&single=true&output=csv",
     file_name="produits.csv",
+    versioned=True,
 )
 
 STORES = FeedSpec(
     name="stores",
     table="raw_stores",
     columns=(
-        Column("store_id", "ID Magasin", ("store id",)),
-        Column("city", "Ville", ("city",)),
-        Column("employees", "Nombre de salariés", ("employees", "staff")),
+        STORE_ID,
+        Column("city", "Ville", "city", "text", "text", "city", ("city",)),
+        Column(
+            "employees",
+            "Nombre de salariés",
+            "employees",
+            "integer",
+            "count",
+            "employees",
+            ("employees", "staff"),
+            ">= 0",
+        ),
     ),
+    key="store_id",
     env_var="LOADER_STORES_URL",
     default_url=f"{CLIENT_SHEET}?gid=714623615&single=true&output=csv",
     file_name="magasins.csv",
+    versioned=True,
 )
 
-FEEDS: tuple[FeedSpec, ...] = (PRODUCTS, STORES, SALES)
-
-
-class HeaderError(ValueError):
-    """The header does not name the columns the feed needs."""
+FEEDS: tuple[FeedSpec, ...] = (PRODUCTS, STORES, SALES)  # load order: references before sales
+FEEDS_BY_NAME = {spec.name: spec for spec in FEEDS}
 
 
 def normalise_header(text: str) -> str:

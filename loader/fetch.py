@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from .errors import FetchError
+
 CHUNK = 1 << 20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -49,10 +51,6 @@ class Fetched:
         return self.path is None
 
 
-class FetchError(Exception):
-    """The feed could not be obtained; the message says what to do about it."""
-
-
 class _Retryable(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -68,11 +66,10 @@ def fetch(
     dest: Path,
     previous: Validators | None = None,
     options: HttpOptions | None = None,
-    session: requests.Session | None = None,
 ) -> Fetched:
     """Fetch ``source`` (http(s) URL, file:// URL or path); remote bodies land in ``dest``."""
     if is_url(source):
-        return _fetch_http(source, dest, previous or Validators(), options or HttpOptions(), session)
+        return _fetch_http(source, dest, previous or Validators(), options or HttpOptions())
     return _local(source)
 
 
@@ -92,11 +89,8 @@ def _local(source: str) -> Fetched:
     return Fetched(path=path, size=size, sha256=digest.hexdigest())
 
 
-def _fetch_http(
-    url: str, dest: Path, previous: Validators, options: HttpOptions, session: requests.Session | None
-) -> Fetched:
-    own_session = session is None
-    http = session or requests.Session()
+def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions) -> Fetched:
+    http = requests.Session()
     headers = {"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"}
     if previous.etag:
         headers["If-None-Match"] = previous.etag
@@ -117,8 +111,7 @@ def _fetch_http(
                     delay = min(max(delay, exc.retry_after), options.max_retry_after)
                 time.sleep(delay)
     finally:
-        if own_session:
-            http.close()
+        http.close()
     raise AssertionError("unreachable")
 
 

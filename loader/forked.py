@@ -17,6 +17,8 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from .errors import ParserDied
+
 T = TypeVar("T")
 
 _ITEMS, _ERROR, _DONE = 0, 1, 2
@@ -36,7 +38,10 @@ def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[
                 kind, payload = receiver.recv()
             except EOFError:
                 child.join()
-                raise ChildProcessError(f"the parser process died (exit code {child.exitcode})") from None
+                raise ParserDied(
+                    f"the parser process died (exit code {child.exitcode}): was it killed for lack of "
+                    "memory? Nothing was stored; run the loader again"
+                ) from None
             if kind == _ITEMS:
                 yield from payload
             elif kind == _ERROR:

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-SALES_HEADER = "Date,ID Référence produit,Quantité,ID Magasin"
-PRODUCTS_HEADER = "Nom,ID Référence produit,Prix,Stock"
-STORES_HEADER = "ID Magasin,Ville,Nombre de salariés"
+from .feeds import PRODUCTS, SALES, STORES
+
 CRLF = "\r\n"
 
 CITIES = (
@@ -135,10 +134,10 @@ def inject_anomalies(
 
 
 def write_catalogue(out: Path, catalogue: Catalogue) -> None:
-    products = [PRODUCTS_HEADER] + [f"{n},{r},{p:.2f},{s}" for n, r, p, s in catalogue.products]
-    stores = [STORES_HEADER] + [f"{i},{c},{e}" for i, c, e in catalogue.stores]
-    (out / "produits.csv").write_text(CRLF.join(products), encoding="utf-8", newline="")
-    (out / "magasins.csv").write_text(CRLF.join(stores), encoding="utf-8", newline="")
+    products = [PRODUCTS.header_line] + [f"{n},{r},{p:.2f},{s}" for n, r, p, s in catalogue.products]
+    stores = [STORES.header_line] + [f"{i},{c},{e}" for i, c, e in catalogue.stores]
+    (out / PRODUCTS.file_name).write_text(CRLF.join(products), encoding="utf-8", newline="")
+    (out / STORES.file_name).write_text(CRLF.join(stores), encoding="utf-8", newline="")
 
 
 def read_catalogue(out: Path) -> Catalogue:
@@ -146,8 +145,8 @@ def read_catalogue(out: Path) -> Catalogue:
         text = (out / name).read_text(encoding="utf-8-sig")
         return [line.split(",") for line in text.splitlines()[1:] if line.strip()]
 
-    products = [(n, r, float(p), int(s)) for n, r, p, s in rows("produits.csv")]
-    stores = [(i, c, int(e)) for i, c, e in rows("magasins.csv")]
+    products = [(n, r, float(p), int(s)) for n, r, p, s in rows(PRODUCTS.file_name)]
+    stores = [(i, c, int(e)) for i, c, e in rows(STORES.file_name)]
     return Catalogue(products, stores)
 
 
@@ -181,7 +180,7 @@ def generate(
 ) -> dict[str, object]:
     """Write (or, with ``append``, extend) the three feeds in ``out``; returns a summary."""
     out.mkdir(parents=True, exist_ok=True)
-    sales_path = out / "ventes.csv"
+    sales_path = out / SALES.file_name
     if append:
         if not sales_path.exists():
             raise SystemExit(f"--append: {sales_path} does not exist; generate it first")
@@ -197,7 +196,7 @@ def generate(
     with sales_path.open("a" if append else "w", encoding="utf-8", newline="") as handle:
         first = not append or sales_path.stat().st_size == 0
         if first:
-            handle.write(SALES_HEADER)
+            handle.write(SALES.header_line)
         for i, block in enumerate(blocks):
             if i == 0 and (duplicates or malformed or orphans):
                 block = inject_anomalies(block, catalogue, duplicates, malformed, orphans, rng)

@@ -36,15 +36,6 @@ class OccurrenceCounter:
         if self._max_keys is not None and len(self.counts) >= self._max_keys:
             self._evict()
 
-    def next(self, key: str) -> int:
-        """1 the first time ``key`` is seen, 2 the second time... (the hot loop inlines this)."""
-        n = self.counts.get(key)
-        if n is None:
-            self.first_seen(key)
-            n = 0
-        self.counts[key] = n + 1
-        return n + 1
-
     def _evict(self) -> None:
         latest = max(key[:10] for key in self.counts)
         kept = {key: n for key, n in self.counts.items() if key[:10] >= latest}

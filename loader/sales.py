@@ -1,191 +1,115 @@
-"""Parse the sales feed into insert-ready batches: the loader's hot loop, with no SQLite in it.
+"""Insert the sales feed: one pass of the parser, multi-row ``INSERT OR IGNORE``.
 
-:func:`parse_sales` reads the file and yields messages: batches of bound parameters for the
-multi-row INSERT, rejected rows with their reason, and progress. Because it never touches the
-database it can run in this process or in a forked one (``loader.forked``) while the parent
-inserts the previous batches.
-
-Each distinct raw value is parsed once and cached: a feed of millions of lines has only a few
-thousand distinct dates, references, stores and quantities.
+The primary key ``sale_id`` does the deduplication: a sale already stored is ignored by
+SQLite, so reloading a file, or a file with lines appended, inserts only what is new. The
+parser (``loader.sales_parser``) runs in this process, or for a large file in a forked one
+(``loader.forked``) that parses while this one inserts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from .csvfile import open_csv
-from .errors import FeedError
-from .occurrence import OccurrenceCounter
-from .values import (
-    DATE_FORMATS,
-    InvalidValue,
-    key_part,
-    parse_count,
-    parse_date,
-    parse_identifier,
-    parse_text,
-    slash_date_parts,
+from .audit import Rejects
+from .db import savepoint
+from .feeds import SALES
+from .forked import run_forked
+from .occurrence import OccurrenceCounter, OutOfOrder
+from .progress import Progress
+from .sales_parser import BATCH, FIELDS_PER_ROW, REJECT, parse_sales
+
+ROWS_PER_STATEMENT = 64  # rows per multi-row INSERT: amortises the per-statement cost
+# the order of the values parse_sales yields per row, then the run id bound once as ?1
+INSERT_COLUMNS = (
+    "sale_id",
+    *(c.typed for c in SALES.columns),
+    *(c.raw for c in SALES.columns),
+    "line_number",
+    "load_run_id",
 )
-
-# message kinds
-BATCH, REJECT, PROGRESS = 0, 1, 2
-FIELDS_PER_ROW = 10  # sale_id, 4 parsed values, 4 values as received, line number
-PROGRESS_EVERY = 16_384  # rows
+assert len(INSERT_COLUMNS) == FIELDS_PER_ROW + 1
 
 
-def field_count_problem(row: list[str], expected: int) -> str | None:
-    """None when the row can be read (extra blank trailing cells are fine), else the reason."""
-    if len(row) > expected and not any(cell.strip() for cell in row[expected:]):
-        return None
-    return f"wrong column count: expected {expected} fields, got {len(row)}"
+@dataclass(frozen=True)
+class SalesOptions:
+    date_format: str | None  # 'YYYY-MM-DD' | 'DD/MM/YYYY' | 'MM/DD/YYYY'; None: detect
+    occurrence_max_keys: int | None  # keys the occurrence counter holds before evicting old dates
+    parallel_min_bytes: int  # files this large are parsed in a forked process
 
 
-class DateParser:
-    """Parses dates with a per-file day/month order, detected on the first slash date seen."""
-
-    def __init__(self, configured: str | None, path: Path, column: int):
-        if configured is not None and configured not in DATE_FORMATS:
-            raise FeedError(f"unknown --date-format {configured!r}: use one of {', '.join(DATE_FORMATS)}")
-        self.order = DATE_FORMATS[configured] if configured else None
-        self._path, self._column = path, column
-
-    def __call__(self, text: str) -> str:
-        if self.order is None and slash_date_parts(text):
-            self.order = self._detect()
-        return parse_date(text, None if self.order == "iso" else self.order)
-
-    def _detect(self) -> str:
-        with open_csv(self._path) as feed:
-            for row in feed.rows:
-                parts = slash_date_parts(row[self._column]) if len(row) > self._column else None
-                if parts and parts[0] > 12:
-                    return "dmy"
-                if parts and parts[1] > 12:
-                    return "mdy"
-        raise FeedError(
-            "every date in the sales feed could be DD/MM/YYYY or MM/DD/YYYY: pass --date-format "
-            "DD/MM/YYYY (French exports) or --date-format MM/DD/YYYY"
-        )
+def insert_statement(rows: int) -> str:
+    """``insert or ignore`` of ``rows`` rows; the run id is bound once, as ?1."""
+    one_row = "(" + ", ".join(["?"] * FIELDS_PER_ROW) + ", ?1)"
+    first = one_row.replace("?", "?2", 1)  # number the first plain ? after ?1
+    values = ", ".join([first] + [one_row] * (rows - 1))
+    return f"insert or ignore into {SALES.table} ({', '.join(INSERT_COLUMNS)}) values {values}"
 
 
-def sales_parsers(date_format: str | None, path: Path, mapping: dict[str, int]) -> list[tuple[int, Callable]]:
-    """(column index, strict parser) for each sales field; parsers raise InvalidValue."""
-
-    def ref(text: str) -> tuple[str, str]:
-        value = parse_text(text, "product reference")
-        return value, key_part(value)
-
-    def store(text: str) -> tuple[str, str]:
-        value = parse_identifier(text, "store id")
-        return value, key_part(value)
-
-    parsers = [
-        (mapping["date"], DateParser(date_format, path, mapping["date"])),
-        (mapping["product_ref"], ref),
-        (mapping["quantity"], lambda text: parse_count(text, "quantity", 1)),
-        (mapping["store_id"], store),
-    ]
-    if "sale_id" in mapping:
-        parsers.append((mapping["sale_id"], lambda text: parse_text(text, "sale id")))
-    return parsers
-
-
-def explain(row: list[str], parsers: list[tuple[int, Callable]]) -> str:
-    """The reason a row was refused: the message of the first field that does not parse."""
-    for index, parse in parsers:
-        try:
-            parse(row[index])
-        except InvalidValue as exc:
-            return str(exc)
-    return "invalid row"
-
-
-def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> object:
-    """Parse a value not seen yet and remember the result; invalid values are cached as False."""
-    try:
-        value = parse(text)
-    except InvalidValue:
-        value = False
-    cache[text] = value
-    return value
-
-
-def parse_sales(
+def load_sales(
+    con: sqlite3.Connection,
     path: Path,
     mapping: dict[str, int],
-    date_format: str | None,
-    counter: OccurrenceCounter,
-    head: list,
-    rows_per_batch: int,
-) -> Iterator[tuple[int, object]]:
-    """Yield (BATCH, params), (REJECT, (line, fields, reason)) and (PROGRESS, bytes read).
+    run_id: int,
+    rejects: Rejects,
+    options: SalesOptions,
+    progress: Progress,
+) -> tuple[int, int]:
+    """Insert the sales, skipping ids already stored; returns (inserted, duplicate).
 
-    A batch is ``head`` followed by FIELDS_PER_ROW values for each of ``rows_per_batch``
-    rows; the last one may be shorter. The sale id is the normalised natural key plus its
-    occurrence number in this file, or the feed's own id when ``mapping`` has a sale_id.
-    Raises OutOfOrder (from the counter) when the file is not in date order.
+    Runs in a savepoint: if the occurrence counter meets a file that is not in date order,
+    the attempt is rolled back and the file is read again with an unbounded counter.
     """
-    parsers = sales_parsers(date_format, path, mapping)
-    (i_date, p_date), (i_ref, p_ref), (i_qty, p_qty), (i_store, p_store) = parsers[:4]
-    i_id, p_id = parsers[4] if len(parsers) > 4 else (-1, None)
-    dates: dict[str, object] = {}
-    refs: dict[str, object] = {}
-    qtys: dict[str, object] = {}
-    stores: dict[str, object] = {}
-    own_ids: dict[str, object] = {}
-    counts = counter.counts
-    d_get, r_get, q_get, s_get, c_get = dates.get, refs.get, qtys.get, stores.get, counts.get
 
-    with open_csv(path) as feed:
-        reader, width = feed.rows, len(feed.header)
-        batch, size, done = list(head), 0, 0
-        for row in reader:
-            if len(row) != width:
-                if not any(cell.strip() for cell in row):
-                    continue  # a blank line is not a row
-                problem = field_count_problem(row, width)
-                if problem:
-                    yield REJECT, (reader.line_num, row, problem)
-                    continue
-            t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
-            d = d_get(t_date)
-            if d is None:
-                d = _parse_into(dates, p_date, t_date)
-            p = r_get(t_ref)
-            if p is None:
-                p = _parse_into(refs, p_ref, t_ref)
-            q = q_get(t_qty)
-            if q is None:
-                q = _parse_into(qtys, p_qty, t_qty)
-            s = s_get(t_store)
-            if s is None:
-                s = _parse_into(stores, p_store, t_store)
-            if p_id is None:
-                sid = None
+    def attempt(max_keys: int | None) -> tuple[int, int]:
+        with savepoint(con, "load_sales"):
+            counter = OccurrenceCounter(max_keys)
+            return _insert_sales(con, path, mapping, run_id, rejects, options, progress, counter)
+
+    try:
+        return attempt(options.occurrence_max_keys)
+    except OutOfOrder:
+        rejects.reset()
+        return attempt(None)  # an unbounded counter never evicts, so never raises OutOfOrder
+
+
+def _insert_sales(
+    con: sqlite3.Connection,
+    path: Path,
+    mapping: dict[str, int],
+    run_id: int,
+    rejects: Rejects,
+    options: SalesOptions,
+    progress: Progress,
+    counter: OccurrenceCounter,
+) -> tuple[int, int]:
+    """One pass over the file: parse, then insert ROWS_PER_STATEMENT rows per statement."""
+
+    def produce() -> Iterator[tuple[int, object]]:
+        return parse_sales(path, mapping, options.date_format, counter, [run_id], ROWS_PER_STATEMENT)
+
+    forked = path.stat().st_size >= options.parallel_min_bytes
+    full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT
+    good = 0
+    tail: list = []
+
+    def batches() -> Iterator[list]:
+        nonlocal good, tail
+        for kind, payload in run_forked(produce) if forked else produce():
+            if kind == BATCH:
+                good += (len(payload) - 1) // FIELDS_PER_ROW
+                if len(payload) == full:
+                    yield payload
+                else:
+                    tail = payload
+            elif kind == REJECT:
+                rejects.add(*payload)
             else:
-                sid = own_ids.get(row[i_id])
-                if sid is None:
-                    sid = _parse_into(own_ids, p_id, row[i_id])
-            if not (d and p and q and s and sid is not False):
-                yield REJECT, (reader.line_num, row, explain(row, parsers))
-                continue
-            if sid is None:
-                key = f"{d}|{p[1]}|{s[1]}|{q}"
-                n = c_get(key)
-                if n is None:
-                    counter.first_seen(key)
-                    n = 0
-                counts[key] = n = n + 1
-                sid = f"{key}|{n}"
-            batch += (sid, d, p[0], s[0], q, t_date, t_ref, t_qty, t_store, reader.line_num)
-            size += 1
-            if size == rows_per_batch:
-                yield BATCH, batch
-                done += size
-                batch, size = list(head), 0
-                if done % PROGRESS_EVERY == 0:
-                    yield PROGRESS, feed.progress.bytes_read
-        if size:
-            yield BATCH, batch
-        yield PROGRESS, feed.progress.bytes_read
+                progress.update(payload)
+
+    inserted = con.executemany(insert_statement(ROWS_PER_STATEMENT), batches()).rowcount
+    if tail:
+        inserted += con.execute(insert_statement((len(tail) - 1) // FIELDS_PER_ROW), tail).rowcount
+    return inserted, good - inserted

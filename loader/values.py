@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from .errors import InvalidValue
+
 DATE_FORMATS = {
     "YYYY-MM-DD": "iso",
     "DD/MM/YYYY": "dmy",
@@ -20,10 +22,6 @@ DATE_FORMATS = {
 _SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SPACES = str.maketrans("", "", " \u00a0\u202f'")
-
-
-class InvalidValue(ValueError):
-    """A field that cannot be parsed; the message becomes the reject reason."""
 
 
 def parse_date(text: str, order: str | None) -> str:

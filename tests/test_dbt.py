@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT_DATA, dbt, dbt_target, load, query, scalar
+from helpers import CLIENT_DATA, dbt, dbt_target, load, query, scalar
 
 from loader.generate import generate
 
@@ -164,9 +164,12 @@ def test_docs_catalog_lists_every_model_with_described_columns(client_warehouse:
         for column in columns:
             described = node["columns"].get(column, {}).get("description", "")
             assert described.strip(), f"{node['name']}.{column} has no description"
+            declared = node["columns"].get(column, {}).get("data_type")
+            assert declared in ("text", "integer", "real"), f"{node['name']}.{column} declares no data_type"
     for source in (n for n in manifest["sources"].values()):
         assert source["description"].strip()
         assert all(c["description"].strip() for c in source["columns"].values())
+        assert all(c.get("data_type") for c in source["columns"].values()), source["name"]
     assert any(e["name"] == "fiche_synthese" for e in manifest["exposures"].values())
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CLIENT_DATA, ROOT
+from helpers import CLIENT_DATA, ROOT
 
 from loader.generate import generate
 

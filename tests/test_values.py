@@ -1,12 +1,11 @@
-"""Field parsers and header matching."""
+"""Field parsers: numbers, counts, identifiers, dates, key parts."""
 
 from __future__ import annotations
 
 import pytest
 
-from loader.feeds import PRODUCTS, SALES, HeaderError, map_header, normalise_header
-from loader.occurrence import OccurrenceCounter, OutOfOrder
-from loader.values import InvalidValue, key_part, parse_count, parse_date, parse_decimal, parse_identifier
+from loader.errors import InvalidValue
+from loader.values import key_part, parse_count, parse_date, parse_decimal, parse_identifier
 
 
 @pytest.mark.parametrize(
@@ -55,30 +54,3 @@ def test_dates() -> None:
 def test_key_parts_cannot_collide() -> None:
     assert key_part("A|B") != key_part("A") and "|" not in key_part("A|B")
     assert key_part("a%7Cb") != key_part("a|b")
-
-
-def test_header_matching_ignores_case_accents_and_punctuation() -> None:
-    assert normalise_header(" ID Référence_produit ") == "id reference produit"
-    assert map_header(SALES, ["QUANTITE", "date", "id magasin", "Id Reference Produit", "extra"]) == {
-        "date": 1,
-        "product_ref": 3,
-        "quantity": 0,
-        "store_id": 2,
-    }
-    with pytest.raises(HeaderError, match="missing column 'Prix'"):
-        map_header(PRODUCTS, ["Nom", "ID Référence produit", "Stock"])
-
-
-def test_occurrence_counter_evicts_old_dates_and_detects_disorder() -> None:
-    counter = OccurrenceCounter(max_keys=2)
-    assert [counter.next(k) for k in ("2023-01-01|a", "2023-01-01|a", "2023-01-02|b", "2023-01-03|c")] == [
-        1,
-        2,
-        1,
-        1,
-    ]
-    assert "2023-01-01|a" not in counter.counts  # evicted
-    with pytest.raises(OutOfOrder):
-        counter.next("2023-01-01|z")
-    unbounded = OccurrenceCounter(max_keys=None)
-    assert [unbounded.next(k) for k in ("2023-01-02|a", "2023-01-01|a", "2023-01-02|a")] == [1, 1, 2]

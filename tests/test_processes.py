@@ -1,55 +1,23 @@
-"""The loader as separate processes: concurrent runs, SIGKILL mid-load, the CLI contract."""
+"""The loader as separate processes: concurrent runs, SIGKILL mid-load, a killed parser."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, query, scalar
+from helpers import children_of, query, scalar, spawn_loader, wait_gone
 
 from loader.generate import generate
-
-
-def loader(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "loader", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
-def wait_gone(pid: int, timeout: float) -> bool:
-    """True once the process has exited (gone, or a zombie nobody has reaped yet)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                if handle.read().split(")")[-1].split()[0] in ("Z", "X"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def children_of(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as handle:
-        return [int(child) for child in handle.read().split()]
 
 
 def test_two_concurrent_loaders_neither_crash_nor_duplicate(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"
     generate(feeds, days=60, rows=40_000, duplicates=20)
     db = tmp_path / "w.db"
-    procs = [loader("--db", str(db), "--from-dir", str(feeds), "--json") for _ in range(2)]
+    procs = [spawn_loader("--db", str(db), "--from-dir", str(feeds), "--json") for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     summaries = [json.loads(out) for out, _err in outputs]
@@ -63,10 +31,10 @@ def test_sigkill_mid_load_leaves_the_database_as_before_and_a_rerun_loads_everyt
     feeds = tmp_path / "feeds"
     generate(feeds, days=365, rows=600_000)
     db = tmp_path / "w.db"
-    first = loader("--db", str(db), "--from-dir", str(feeds), "--only", "products")
+    first = spawn_loader("--db", str(db), "--from-dir", str(feeds), "--only", "products")
     assert first.wait(timeout=60) == 0
     before = query(db, "select * from raw_products")
-    proc = loader("--db", str(db), "--from-dir", str(feeds))
+    proc = spawn_loader("--db", str(db), "--from-dir", str(feeds))
     wal = Path(f"{db}-wal")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not wal.exists() or wal.stat().st_size < 4_000_000):
@@ -82,70 +50,11 @@ def test_sigkill_mid_load_leaves_the_database_as_before_and_a_rerun_loads_everyt
     assert scalar(db, "select count(*) from raw_sales") == 0
     assert query(db, "select * from raw_products") == before
     assert scalar(db, "select count(*) from loader_runs where feed = 'sales'") == 0
-    rerun = loader("--db", str(db), "--from-dir", str(feeds))
+    rerun = spawn_loader("--db", str(db), "--from-dir", str(feeds))
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     assert scalar(db, "select count(*) from raw_sales") == 600_000
     assert scalar(db, "pragma integrity_check") == "ok"
-
-
-def test_cli_help_documents_every_option() -> None:
-    out = subprocess.run([sys.executable, "-m", "loader", "--help"], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0
-    for option in (
-        "--db",
-        "--sales",
-        "--products",
-        "--stores",
-        "--json",
-        "--force",
-        "--date-format",
-        "--sales-id-column",
-        "--from-dir",
-        "WAREHOUSE_DB",
-        "LOADER_SALES_URL",
-        "exit status",
-    ):
-        assert option in out.stdout, option
-
-
-def test_cli_defaults_come_from_the_environment(tmp_path: Path) -> None:
-    feeds = tmp_path / "feeds"
-    generate(feeds, days=10, rows=100)
-    db = tmp_path / "env.db"
-    env = {**os.environ, "WAREHOUSE_DB": str(db)}
-    env.update(
-        {
-            f"LOADER_{k}_URL": str(feeds / n)
-            for k, n in (("SALES", "ventes.csv"), ("PRODUCTS", "produits.csv"), ("STORES", "magasins.csv"))
-        }
-    )
-    proc = loader("--json", env=env)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    summary = json.loads(out)
-    assert summary["ok"] and summary["db"] == str(db)
-    assert {f["feed"]: f["rows_inserted"] for f in summary["feeds"]} == {
-        "products": 20,
-        "stores": 7,
-        "sales": 100,
-    }
-
-
-def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) -> None:
-    proc = loader(
-        "--db",
-        str(tmp_path / "w.db"),
-        "--only",
-        "sales",
-        "--sales",
-        "http://127.0.0.1:9/ventes.csv",
-        "--retries",
-        "0",
-    )
-    out, _err = proc.communicate(timeout=60)
-    assert proc.returncode == 1
-    assert "FAILED" in out and "unreachable" in out
 
 
 def test_a_killed_parser_process_fails_the_feed_and_changes_nothing(tmp_path: Path) -> None:
@@ -154,7 +63,7 @@ def test_a_killed_parser_process_fails_the_feed_and_changes_nothing(tmp_path: Pa
     generate(feeds, days=365, rows=600_000)
     assert (feeds / "ventes.csv").stat().st_size > 8 << 20
     db = tmp_path / "w.db"
-    proc = loader("--db", str(db), "--only", "sales", "--from-dir", str(feeds))
+    proc = spawn_loader("--db", str(db), "--only", "sales", "--from-dir", str(feeds))
     deadline = time.monotonic() + 60
     children: list[int] = []
     while time.monotonic() < deadline and not children and proc.poll() is None:

@@ -1,56 +1,26 @@
-"""The loader against a real SQLite file and real HTTP on 127.0.0.1."""
+"""Loading into a real SQLite file over real HTTP on 127.0.0.1: exactly once, versions, rejects."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from conftest import (
+from helpers import (
     CLIENT_DATA,
+    FAST,
     PRODUCTS_HEADER,
+    SALES,
     SALES_HEADER,
     STORES_HEADER,
     FeedServer,
     csv_body,
     query,
+    run,
+    sales_ids,
     scalar,
 )
 
-from loader import LoadOptions, connect, load_feeds
-from loader.fetch import HttpOptions
-from loader.load import FeedResult
-
-FAST = HttpOptions(connect_timeout=2.0, read_timeout=0.5, retries=2, backoff=0.01)
-
-SALES = [
-    "2023-05-27,REF001,5,1",
-    "2023-05-28,REF002,3,2",
-    "2023-05-29,REF003,2,1",
-]
-
-
-def run(db: Path, options: LoadOptions | None = None, **sources: str) -> dict[str, FeedResult]:
-    con = connect(db)
-    try:
-        results = load_feeds(con, sources, options or LoadOptions(http=FAST))
-    finally:
-        con.close()
-    return {r.feed: r for r in results}
-
-
-def sales_ids(db: Path) -> list[str]:
-    return [r[0] for r in query(db, "select sale_id from raw_sales order by line_number")]
-
-
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Every data table's content, to prove a failed load changed nothing."""
-    return {
-        t: query(db, f"select * from {t}")
-        for t in ("raw_sales", "raw_products", "raw_stores", "loader_rejects")
-    }
-
-
-# --- loading and reloading ----------------------------------------------------------------
+from loader import LoadOptions
 
 
 def test_first_load_counts_and_values(server: FeedServer, db: Path) -> None:
@@ -187,9 +157,6 @@ def test_store_staff_change_is_versioned_and_conflicting_duplicates_rejected(
     assert "listed twice" in reason and "line 2" in reason
 
 
-# --- rejects -----------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -236,157 +203,6 @@ def test_bad_product_and_store_rows_are_rejected(server: FeedServer, db: Path) -
     reasons = [r[0] for r in query(db, "select reason from loader_rejects order by reject_id")]
     assert reasons[0].startswith("negative price") and "invalid number" in reasons[1]
     assert "stock" in reasons[2] and "missing product name" in reasons[3]
-
-
-def test_rows_rejected_do_not_fail_the_cli_but_a_failed_feed_does(
-    server: FeedServer, db: Path, capsys
-) -> None:
-    from loader.cli import main
-
-    good = server.serve("/v.csv", csv_body(SALES_HEADER, [SALES[0], "bad,REF001,1,1"]))
-    assert main(["--db", str(db), "--only", "sales", "--sales", good]) == 0
-    out = capsys.readouterr().out
-    assert "rejected       1" in out and "loader_rejects" in out
-    missing = server.url("/nope.csv")
-    assert main(["--db", str(db), "--only", "sales", "--sales", missing, "--retries", "0"]) == 1
-    assert "FAILED" in capsys.readouterr().out
-
-
-# --- input tolerance -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        csv_body(SALES_HEADER, SALES, bom=True),
-        csv_body(SALES_HEADER, SALES, newline="\n"),
-        csv_body(SALES_HEADER, SALES, final=True),
-        csv_body(SALES_HEADER, [s.replace(",", " , ") + "  " for s in SALES], final=True) + b"\r\n  \r\n\r\n",
-        csv_body(SALES_HEADER.replace(",", ";"), [s.replace(",", ";") for s in SALES]),
-        csv_body("DATE,id reference produit,quantite,ID_MAGASIN", SALES),
-        csv_body(
-            '"Date","ID Référence produit","Quantité","ID Magasin"',
-            [f'"{s.replace(",", chr(34) + "," + chr(34))}"' for s in SALES],
-        ),
-        csv_body(SALES_HEADER, ["27/05/2023,REF001,5,1", "28/05/2023,REF002,3,2", "29/05/2023,REF003,2,1"]),
-        csv_body(SALES_HEADER, ["5/27/2023,REF001,5,1", "5/28/2023,REF002,3,2", "5/29/2023,REF003,2,1"]),
-    ],
-    ids=["bom", "lf", "final-newline", "blanks", "semicolon", "header-case-accents", "quoted", "dmy", "mdy"],
-)
-def test_tolerated_inputs_give_the_same_sales(server: FeedServer, db: Path, body: bytes) -> None:
-    url = server.serve("/ventes.csv", body)
-    result = run(db, sales=url)["sales"]
-    assert (result.status, result.rows_inserted, result.rows_rejected) == ("loaded", 3, 0), result
-    assert sales_ids(db) == ["2023-05-27|REF001|1|5|1", "2023-05-28|REF002|2|3|1", "2023-05-29|REF003|1|2|1"]
-
-
-def test_french_excel_products_with_semicolons_decimal_commas_and_quoted_commas(
-    server: FeedServer, db: Path
-) -> None:
-    body = csv_body(
-        "Nom;ID Référence produit;Prix;Stock",
-        ['"Bol, grand modèle";REF001;"1 234,50";12', "Tasse;REF002;4,9;3"],
-    )
-    url = server.serve("/produits.csv", body)
-    assert run(db, products=url)["products"].rows_inserted == 2
-    assert query(db, "select product_name, price from raw_products order by product_ref") == [
-        ("Bol, grand modèle", 1234.5),
-        ("Tasse", 4.9),
-    ]
-
-
-def test_ambiguous_slash_dates_fail_and_ask_for_date_format(server: FeedServer, db: Path) -> None:
-    url = server.serve(
-        "/ventes.csv", csv_body(SALES_HEADER, ["01/02/2023,REF001,1,1", "03/04/2023,REF001,1,1"])
-    )
-    result = run(db, sales=url)["sales"]
-    assert result.status == "failed" and "--date-format" in result.error
-    assert scalar(db, "select count(*) from raw_sales") == 0
-    ok = run(db, LoadOptions(http=FAST, date_format="DD/MM/YYYY"), sales=url)["sales"]
-    assert ok.rows_inserted == 2
-    assert [r[0] for r in query(db, "select sale_date from raw_sales order by line_number")] == [
-        "2023-02-01",
-        "2023-04-03",
-    ]
-
-
-# --- remote faults ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fault", ["500", "503", "429", "reset"])
-def test_transient_errors_are_retried(server: FeedServer, db: Path, fault: str) -> None:
-    url = server.serve("/ventes.csv", csv_body(SALES_HEADER, SALES), faults=[fault, "ok"])
-    result = run(db, sales=url)["sales"]
-    assert (result.status, result.rows_inserted) == ("loaded", 3)
-    assert server.hits["/ventes.csv"] == 2
-
-
-@pytest.mark.parametrize(
-    ("faults", "message"),
-    [
-        (["500"] * 3, "HTTP 500 after 3 attempts"),
-        (["slow"] * 3, "timed out"),
-        (["truncate"] * 3, "truncated"),
-        (["404"], "HTTP 404"),
-        (["html"], "HTML page"),
-    ],
-)
-def test_failed_feed_says_why_and_changes_nothing(
-    server: FeedServer, db: Path, faults: list[str], message: str
-) -> None:
-    url = server.serve("/ventes.csv", csv_body(SALES_HEADER, SALES))
-    run(db, sales=url)
-    before = snapshot(db)
-    server.routes["/ventes.csv"] = type(server.routes["/ventes.csv"])(
-        body=csv_body(SALES_HEADER, [*SALES, "2023-06-01,REF001,1,1"]), faults=list(faults)
-    )
-    server.hits.clear()
-    result = run(db, sales=url)["sales"]
-    assert result.status == "failed"
-    assert message in result.error, result.error
-    assert snapshot(db) == before
-    assert (
-        scalar(db, "select status || ':' || (error is not null) from loader_runs order by run_id desc")
-        == "failed:1"
-    )
-    if faults == ["404"] or faults == ["html"]:
-        assert server.hits["/ventes.csv"] == 1  # not retried: retrying cannot help
-
-
-def test_empty_body_and_missing_column_fail_with_a_message(server: FeedServer, db: Path) -> None:
-    empty = server.serve("/empty.csv", b"")
-    renamed = server.serve("/renamed.csv", csv_body("Date,Produit,Quantité,ID Magasin", SALES))
-    results = run(db, sales=empty)
-    assert "empty" in results["sales"].error
-    result = run(db, sales=renamed)["sales"]
-    assert "missing column 'ID Référence produit'" in result.error
-    assert scalar(db, "select count(*) from raw_sales") == 0
-
-
-def test_conditional_get_uses_the_etag_and_304_costs_nothing(server: FeedServer, db: Path) -> None:
-    url = server.serve("/ventes.csv", csv_body(SALES_HEADER, SALES), etag='"v1"')
-    first = run(db, sales=url)["sales"]
-    assert first.etag == '"v1"'
-    second = run(db, sales=url)["sales"]
-    assert second.status == "unchanged"
-    assert server.requests[-1][1].get("If-None-Match") == '"v1"'
-    assert scalar(db, "select etag from loader_runs order by run_id desc") == '"v1"'
-    # a new version of the sheet gets a new ETag and is loaded
-    server.routes["/ventes.csv"].body = csv_body(SALES_HEADER, [*SALES, "2023-06-01,REF001,1,1"])
-    server.routes["/ventes.csv"].etag = '"v2"'
-    assert run(db, sales=url)["sales"].rows_inserted == 1
-
-
-def test_local_path_and_file_url_sources(tmp_path: Path, db: Path) -> None:
-    path = tmp_path / "ventes.csv"
-    path.write_bytes(csv_body(SALES_HEADER, SALES))
-    assert run(db, sales=str(path))["sales"].rows_inserted == 3
-    assert run(db, LoadOptions(force=True), sales=path.as_uri())["sales"].rows_duplicate == 3
-    missing = run(db, sales=str(tmp_path / "absent.csv"))["sales"]
-    assert "file not found" in missing.error
-
-
-# --- acceptance on the client's snapshot --------------------------------------------------------
 
 
 @pytest.mark.skipif(not CLIENT_DATA.is_dir(), reason="client snapshot ../shared/client_data not present")

@@ -1,0 +1,239 @@
+"""What the tests share: a real HTTP server on 127.0.0.1 that serves CSV bodies and fails on
+demand, query helpers on a real SQLite file, and dbt run on a test warehouse as a user would."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from loader import FeedResult, LoadOptions, connect, feeds, load_feeds
+from loader.feeds import FEEDS
+from loader.fetch import HttpOptions
+from pipeline.dbt_runner import run_dbt
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT_DATA = ROOT.parent / "shared" / "client_data"
+
+SALES_HEADER = feeds.SALES.header_line
+PRODUCTS_HEADER = feeds.PRODUCTS.header_line
+STORES_HEADER = feeds.STORES.header_line
+
+# fast HTTP options for tests whose server fails on purpose
+FAST = HttpOptions(connect_timeout=2.0, read_timeout=0.5, retries=2, backoff=0.01)
+
+# three sales lines in the client's format
+SALES = [
+    "2023-05-27,REF001,5,1",
+    "2023-05-28,REF002,3,2",
+    "2023-05-29,REF003,2,1",
+]
+
+
+def csv_body(
+    header: str, lines: list[str], newline: str = "\r\n", bom: bool = False, final: bool = False
+) -> bytes:
+    """A feed as the client's sheets publish it: CRLF and no final newline by default."""
+    text = newline.join([header, *lines]) + (newline if final else "")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    content_type: str = "text/csv; charset=utf-8"
+    etag: str | None = None
+    # one entry consumed per request: ok | 500 | 503 | 429 | 404 | reset | slow | truncate | html
+    faults: list[str] = field(default_factory=list)
+
+
+class FeedServer:
+    """Serves ``routes``; records each request's path and headers for the assertions."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.hits: dict[str, int] = defaultdict(int)
+        self.slow_seconds = 2.0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep pytest output clean
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                path = self.path.split("?")[0]
+                server.requests.append((path, dict(self.headers)))
+                server.hits[path] += 1
+                route = server.routes.get(path)
+                if route is None:
+                    return self._send(404, b"not found", "text/plain")
+                fault = route.faults.pop(0) if route.faults else "ok"
+                if fault in ("500", "503", "429", "404"):
+                    extra = {"Retry-After": "0"} if fault == "429" else {}
+                    return self._send(int(fault), b"error", "text/plain", extra)
+                if fault == "reset":
+                    self.connection.shutdown(2)  # close without an answer: connection reset/aborted
+                    self.close_connection = True
+                    return None
+                if fault == "html":
+                    page = b"<!DOCTYPE html><html><body>Sign in - Google Accounts</body></html>"
+                    return self._send(200, page, "text/html; charset=utf-8")
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    return self._send(304, b"", route.content_type, {"ETag": route.etag})
+                extra = {"ETag": route.etag} if route.etag else {}
+                if fault == "truncate":
+                    self.send_response(200)
+                    self.send_header("Content-Type", route.content_type)
+                    self.send_header("Content-Length", str(len(route.body)))
+                    self.end_headers()
+                    self.wfile.write(route.body[: len(route.body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    self.close_connection = True
+                    return None
+                if fault == "slow":
+                    self.send_response(200)
+                    self.send_header("Content-Type", route.content_type)
+                    self.send_header("Content-Length", str(len(route.body)))
+                    self.end_headers()
+                    self.wfile.write(route.body[:10])
+                    self.wfile.flush()
+                    time.sleep(server.slow_seconds)
+                    self.close_connection = True
+                    return None
+                return self._send(200, route.body, route.content_type, extra)
+
+            def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                if status != 304:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if status != 304:
+                    self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def serve(self, path: str, body: bytes, **kwargs: object) -> str:
+        self.routes[path] = Route(body=body, **kwargs)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(db: Path, sql: str, params: tuple = ()) -> object:
+    return query(db, sql, params)[0][0]
+
+
+# --- dbt on a real warehouse ------------------------------------------------------------------
+
+
+def dbt_target(db: Path) -> Path:
+    """Each test warehouse gets its own dbt target folder (manifest, catalog, run results)."""
+    return db.parent / f"dbt-{db.stem}" / "target"
+
+
+def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the dbt CLI on ``db``, as a user would from the repository root; fail loudly."""
+    proc = run_dbt(db, dbt_target(db).parent, *args)
+    assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    return proc
+
+
+def load(db: Path, feeds: Path) -> None:
+    """Load the three feeds of a folder with the loader library."""
+    con = connect(db)
+    try:
+        results = load_feeds(con, {spec.name: str(feeds / spec.file_name) for spec in FEEDS}, LoadOptions())
+    finally:
+        con.close()
+    assert all(r.ok for r in results), results
+
+
+# --- the loader, as a library and as a process --------------------------------------------
+
+
+def run(db: Path, options: LoadOptions | None = None, **sources: str) -> dict[str, FeedResult]:
+    con = connect(db)
+    try:
+        results = load_feeds(con, sources, options or LoadOptions(http=FAST))
+    finally:
+        con.close()
+    return {r.feed: r for r in results}
+
+
+def sales_ids(db: Path) -> list[str]:
+    return [r[0] for r in query(db, "select sale_id from raw_sales order by line_number")]
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Every data table's content, to prove a failed load changed nothing."""
+    return {
+        t: query(db, f"select * from {t}")
+        for t in ("raw_sales", "raw_products", "raw_stores", "loader_rejects")
+    }
+
+
+def spawn_loader(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "loader", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """True once the process has exited (gone, or a zombie nobody has reaped yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().split(")")[-1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc

@@ -1,0 +1,61 @@
+"""What the client reads: French formatting, the synthesis sheet, the headline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from helpers import ROOT, query, run_module, scalar
+
+from report import fmt
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_french_formatting() -> None:
+    assert fmt.euros(5268.78) == "5\u202f268,78\u00a0€"
+    assert fmt.euros(0.005) == "0,01\u00a0€"
+    assert fmt.percent(0.318819) == "31,9\u00a0%"
+    assert fmt.date("2023-05-27") == "27 mai 2023"
+    assert fmt.number(None) == "-"
+
+
+def test_synthesis_sheet_in_french_with_charts_and_the_marts_figures(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    run_module("report", "--db", str(demo_warehouse), "--out", str(tmp_path))
+    sheet = (tmp_path / "fiche_synthese.md").read_text(encoding="utf-8")
+    total, units, count, first, last, orphans = query(
+        demo_warehouse,
+        "select total_revenue, total_units, sales_count, first_sale_date, last_sale_date, orphan_sales_count "
+        "from mart_revenue_total",
+    )[0]
+    for text in ("# Fiche synthèse des ventes", "Chiffre d'affaires total", fmt.euros(total), fmt.number(units),
+                 fmt.number(count), f"du {fmt.date(first)} au {fmt.date(last)}", "Ventes par produit",
+                 "Ventes par ville", "Ventes par magasin", "Évolution dans le temps", "Couverture du stock"):  # fmt: skip
+        assert text in sheet, text
+    best_product = scalar(demo_warehouse, "select product_name from mart_sales_by_product where rank = 1")
+    best_city = scalar(demo_warehouse, "select city from mart_sales_by_city where rank = 1")
+    assert f"**{best_product}** est le produit le plus rentable" in sheet
+    assert f"**{best_city}** mène les villes" in sheet
+    assert re.search(r"Tendance (en hausse|en baisse|stable)", sheet)
+    assert f"{fmt.number(orphans)} ventes citent un produit ou un magasin absent" in sheet
+    assert "à partir des données chargées le" in sheet and "Sources :" in sheet
+    for chart in ("ca_par_produit.png", "ca_par_ville.png", "ca_journalier.png"):
+        assert f"(fiche_synthese/{chart})" in sheet
+        data = (tmp_path / "fiche_synthese" / chart).read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, chart
+
+
+def test_committed_synthesis_sheet_is_made_from_the_clients_data() -> None:
+    sheet = (ROOT / "docs" / "fiche_synthese.md").read_text(encoding="utf-8")
+    assert fmt.euros(5268.78) in sheet  # the client's snapshot: 30 sales, 122 units
+    assert "du 27 mai 2023 au 25 juin 2023" in sheet
+    for chart in ("ca_par_produit.png", "ca_par_ville.png", "ca_journalier.png"):
+        assert (ROOT / "docs" / "fiche_synthese" / chart).read_bytes().startswith(PNG)
+
+
+def test_headline(demo_warehouse: Path) -> None:
+    out = run_module("report.headline", "--db", str(demo_warehouse)).stdout
+    total = scalar(demo_warehouse, "select total_revenue from mart_revenue_total")
+    assert fmt.euros(total) in out and "top products" in out
