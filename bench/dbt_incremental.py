@@ -1,6 +1,6 @@
 """dbt benchmark: a full refresh against an incremental build after a 1% append, in one run.
 
-    python bench/dbt_bench.py [--rows 1000000] [--no-docs]
+    python -m bench.dbt_incremental [--rows 1000000] [--no-docs]
 
 Loads a generated sales feed, times `dbt run --full-refresh` and `dbt build --full-refresh`,
 appends 1% more sales (later days), loads them, then times the incremental `dbt run` and
@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from loader.generate import generate
+from pipeline.dbt_runner import run_dbt
 
-from bench.report import write_section  # noqa: E402
-from loader.generate import generate  # noqa: E402
-from report.dbt_runner import run_dbt  # noqa: E402
+from .results import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(what: str, call: Callable[[], subprocess.CompletedProcess]) -> float:

@@ -1,6 +1,6 @@
 """Loader benchmark: our loads side by side with `sqlite3 .import` of the same file, in one run.
 
-    python bench/loader_bench.py [--rows 1000000] [--big-rows 10000000] [--no-docs]
+    python -m bench.loader_speed [--rows 1000000] [--big-rows 10000000] [--no-docs]
 
 Every timed step is a separate process, run one after the other on the same machine, and
 reported as a ratio to the `.import` baseline measured in the same run: these machines are
@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from loader.generate import generate
 
-from bench.report import write_section  # noqa: E402
-from loader.generate import generate  # noqa: E402
+from .results import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Qualify the client's feeds from the warehouse: ``python -m report.profile [--db PATH] [--out FILE]``.
+"""Qualify the client's feeds from the warehouse: ``python -m docgen.profile [--db PATH] [--out FILE]``.
 
 Writes docs/data_profile.md: for each feed, its rows, each column as received (inferred type,
 empty values, distinct values, min/max, meaning), the date range and its gaps, duplicate lines,
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import re
 import sqlite3
 import sys
@@ -21,18 +20,13 @@ from pathlib import Path
 
 import yaml
 
+from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.feeds import PRODUCTS, SALES, STORES
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES_YML = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
 
-FEEDS = {
-    # feed: (raw table, [(received column, parsed column)], header names as published)
-    "sales": ("raw_sales", [("raw_date", "sale_date"), ("raw_product_ref", "product_ref"),
-                            ("raw_quantity", "quantity"), ("raw_store_id", "store_id")]),
-    "products": ("raw_products", [("raw_name", "product_name"), ("raw_product_ref", "product_ref"),
-                                  ("raw_price", "price"), ("raw_stock", "stock")]),
-    "stores": ("raw_stores", [("raw_store_id", "store_id"), ("raw_city", "city"),
-                              ("raw_employees", "employees")]),
-}  # fmt: skip
+PROFILED = (SALES, PRODUCTS, STORES)  # the order of the sections: the live feed first
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?\d+([.,]\d+)?$")
@@ -130,7 +124,7 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
     out = [
         "# Data profile: the client's feeds",
         "",
-        f"Generated on {generated.isoformat()} by `python -m report.profile` from the warehouse "
+        f"Generated on {generated.isoformat()} by `python -m docgen.profile` from the warehouse "
         "(the loader's raw tables, `loader_runs` and `loader_rejects`); regenerate it after each load.",
         "",
     ]
@@ -140,7 +134,7 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
             "max(loaded_at), group_concat(distinct source) from loader_runs where feed = ? and status = 'loaded'",
             (feed,),
         ).fetchone()
-        for feed in FEEDS
+        for feed in (spec.name for spec in PROFILED)
     }
     out += [
         "## Loads",
@@ -153,12 +147,13 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
             f"| {feed} | {loads} | {cell(read)} | {cell(inserted)} | {cell(dup)} | {cell(rejected)} | "
             f"{last or '-'} | `{source or '-'}` |"
         )
-    for feed, (table, columns) in FEEDS.items():
+    for spec in PROFILED:
+        feed, table = spec.name, spec.table
         total = con.execute(f"select count(*) from {table}").fetchone()[0]
         description, column_descriptions = described.get(table, ("", {}))
         out += ["", f"## {feed} (`{table}`)", "", description, "", f"{total:,} rows stored."]
-        if feed != "sales":
-            key = columns[1][1] if feed == "products" else columns[0][1]
+        if spec.versioned:
+            key = spec.column(spec.key).typed
             entities = con.execute(f"select count(distinct {key}) from {table}").fetchone()[0]
             out[-1] = (
                 f"{total:,} versions of {entities:,} {feed} (a new version is stored only when a "
@@ -169,7 +164,8 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
             "| column as received | inferred type | empty | distinct | min (parsed) | max (parsed) | meaning |",
             "|---|---|---:|---:|---|---|---|",
         ]
-        for received, parsed in columns:
+        for column in spec.columns:
+            received, parsed = column.raw, column.typed
             p = column_profile(con, table, received, parsed)
             meaning = column_descriptions.get(received, "")
             out.append(
@@ -205,18 +201,16 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default=os.environ.get("WAREHOUSE_DB", "data/warehouse.db"))
+    parser = argparse.ArgumentParser(prog="python -m docgen.profile", description=__doc__.splitlines()[0])
+    add_db_argument(parser, "the loaded warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs/data_profile.md"))
     args = parser.parse_args(argv)
-    if not Path(args.db).exists():
-        print(f"error: no warehouse at {args.db}: run the loader first", file=sys.stderr)
-        return 1
-    con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     try:
-        text = render(con, dt.date.today())
-    finally:
-        con.close()
+        with read_only(args.db, "run the loader first") as con:
+            text = render(con, dt.date.today())
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

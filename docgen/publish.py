@@ -1,6 +1,6 @@
 """Regenerate the committed deliverables in docs/ from a folder of the client's feeds.
 
-    python -m report.publish --client-data ../shared/client_data    (make docs)
+    python -m docgen.publish --client-data ../shared/client_data    (make docs)
 
 Serves the folder over HTTP on 127.0.0.1, as the published Google Sheets links would serve
 it, loads it with the loader into a fresh warehouse (data/client/warehouse.db), runs
@@ -21,9 +21,10 @@ from pathlib import Path
 
 from loader import LoadOptions, connect, load_feeds
 from loader.feeds import FEEDS
+from pipeline.dbt_runner import run_dbt
+from report import synthese
 
-from . import profile, schema_doc, synthese
-from .dbt_runner import run_dbt
+from . import profile, schema_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report.publish", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m docgen.publish", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--client-data", type=Path, required=True, help="folder with ventes/produits/magasins.csv"
     )

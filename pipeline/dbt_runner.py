@@ -1,6 +1,6 @@
 """Run the dbt CLI on a given warehouse file, from the repository root, as a user would.
 
-Shared by `report.publish`, the benchmarks and the tests, so that all of them call dbt the
+Shared by `docgen.publish`, the benchmarks, the tests and the refresh service, so that all of them call dbt the
 same way: the profile at the root, the project in dbt_project/, and dbt's own files (target,
 logs, attached schemas) in a work folder of the caller's, away from the developer's.
 """

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+
+from loader.db import WarehouseUnavailable, add_db_argument, read_only
 
 from .fmt import euros
 
@@ -38,13 +39,13 @@ def headline(con: sqlite3.Connection) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m report.headline", description=__doc__)
-    parser.add_argument("--db", default=os.environ.get("WAREHOUSE_DB", "data/warehouse.db"))
+    add_db_argument(parser, "the built warehouse, read-only")
     args = parser.parse_args(argv)
     try:
-        con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
-        print(headline(con))
-    except sqlite3.Error as exc:
-        print(f"error: cannot read the marts in {args.db}: {exc} (run dbt build first)", file=sys.stderr)
+        with read_only(args.db, "run the loader and dbt build first") as con:
+            print(headline(con))
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 

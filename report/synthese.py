@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from loader.db import WarehouseUnavailable, add_db_argument, read_only
 
 from . import fmt
 
@@ -367,21 +368,16 @@ def daily_section(daily: list[sqlite3.Row]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m report", description=__doc__)
-    parser.add_argument("--db", default=os.environ.get("WAREHOUSE_DB", "data/warehouse.db"), help="warehouse")
+    add_db_argument(parser, "the built warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for fiche_synthese.md (docs)")
     parser.add_argument("--data-label", help="what the data is, in French (default: the sources loaded)")
     args = parser.parse_args(argv)
-    if not Path(args.db).exists():
-        print(f"error: no warehouse at {args.db}: run the loader and dbt build first", file=sys.stderr)
-        return 1
-    con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     try:
-        marts = read_marts(con)
-    except sqlite3.Error as exc:
-        print(f"error: cannot read the marts in {args.db}: {exc} (run dbt build first)", file=sys.stderr)
+        with read_only(args.db, "run the loader and dbt build first") as con:
+            marts = read_marts(con)
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
     files = charts(marts, args.out / CHART_DIR)
     sheet = args.out / "fiche_synthese.md"
     sheet.write_text(render(marts, files, dt.date.today(), args.data_label), encoding="utf-8")
