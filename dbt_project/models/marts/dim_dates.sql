@@ -2,25 +2,33 @@
 
 with recursive
 
+sales as (
+
+    select sale_date from {{ ref('fct_sales') }}
+
+),
+
 bounds as (
 
-    -- min and max of fct_sales' indexed sale_date, each in its own subquery on the table itself:
-    -- two index lookups. (An import CTE read twice would be materialised: a scan of every sale.)
+    -- read once, through fct_sales' covering index on sale_date
     select
-        (select min(sale_date) from {{ ref('fct_sales') }}) as first_day,
-        (select max(sale_date) from {{ ref('fct_sales') }}) as last_day
+        min(sale_date) as first_day,
+        max(sale_date) as last_day
+
+    from sales
 
 ),
 
 spine (date_day) as (
 
-    select first_day from bounds where first_day is not null
+    select first_day from bounds
+    where first_day is not null
 
     union all
 
     select {{ add_days('date_day', 1) }}
     from spine
-    where date_day < (select last_day from bounds)
+    where date_day < (select bounds.last_day from bounds)
 
 ),
 

@@ -8,30 +8,38 @@
 }}
 
 {#-
-  Sales aggregated per day, product and store: the small table every analysis mart reads,
-  so that marts stay cheap to rebuild whatever the size of fct_sales. Incremental by day: a
-  run recomputes only the days that received new fct_sales rows since this model last ran.
+  fct_sales at the grain of a day, a product and a store: the small fact every analysis mart
+  reads, so that marts stay cheap to rebuild whatever the size of fct_sales. Incremental by
+  day: a run recomputes only the days that received new fct_sales rows since it last ran.
 -#}
 
 with
 
-{% if is_incremental() %}
-changed_days as (
-
-    select distinct sale_date from {{ ref('fct_sales') }}
-    where built_at > (select max(built_at) from {{ this }})
-
-),
-{% endif %}
-
 sales as (
 
     select * from {{ ref('fct_sales') }}
-    {% if is_incremental() %}
-    where sale_date in (select sale_date from changed_days)
-    {% endif %}
 
 ),
+
+{% if is_incremental() %}
+newly_built as (
+
+    -- a second import of fct_sales: each is read once, so SQLite reads both through indexes
+    select
+        sale_date,
+        built_at
+    from {{ ref('fct_sales') }}
+
+),
+
+changed_days as (
+
+    select distinct newly_built.sale_date from newly_built
+    -- coalesce: after a first build with no sales, every day is new
+    where newly_built.built_at > (select coalesce(max(already.built_at), '') from {{ this }} as already)
+
+),
+{% endif %}
 
 aggregated as (
 
@@ -46,6 +54,9 @@ aggregated as (
         '{{ run_started_at.isoformat() }}' as built_at
 
     from sales
+    {% if is_incremental() %}
+    where sale_date in (select changed_days.sale_date from changed_days)
+    {% endif %}
     group by sale_date, product_id, store_id
 
 )

@@ -1,44 +1,24 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='sale_id',
-        on_schema_change='fail',
-        pre_hook=["{{ begin_watermark() }}"],
-        post_hook=[
-            unique_index('sale_id'),
-            "delete from {{ this }}
-             where exists (select 1 from {{ ref('dim_products') }} as p where p.product_id = {{ this }}.product_id)
-               and exists (select 1 from {{ ref('dim_stores') }} as s where s.store_id = {{ this }}.store_id)",
-            "{{ commit_watermark() }}"
-        ]
-    )
-}}
+{{ config(post_hook=[unique_index('sale_id')]) }}
 
 {#-
-  Sales whose product or store is unknown (not in the products / stores feeds). They are kept
-  out of fct_sales but never lost: they are listed here, counted in mart_revenue_total and
-  flagged by a warning test. They leave this table (post-hook) as soon as the missing product
-  or store is loaded, which is when fct_sales takes them in.
-  Incremental: a build examines the sales of loader runs it has not seen (macros/watermarks.sql)
-  and re-examines the current orphans, whose reason may have changed.
+  Every sale of the build horizon that fct_sales does not hold, with the reason: its product
+  or store is unknown to the feeds. Defined as that difference (an anti-join on fct_sales'
+  unique index), so each sale is in exactly one of the two by construction; a warning test
+  reports orphans at each build and mart_revenue_total counts them. Rebuilt at each run: it
+  is small, and an orphan whose product or store arrives moves to fct_sales by itself.
 -#}
 
 with
 
 sales as (
 
-    select * from {{ ref('stg_sales') }}
-    -- the first, constant term lets SQLite skip the scan when no loader run is new
-    where {{ watermark_high() }} > {{ watermark_low() }}
-        and load_run_id > {{ watermark_low() }} and load_run_id <= {{ watermark_high() }}
-    {% if is_incremental() %}
+    select * from {{ ref('int_sales_loaded') }}
 
-    union all
+),
 
-    select * from {{ ref('stg_sales') }}
-    where sale_id in (select sale_id from {{ this }})
-        and load_run_id <= {{ watermark_low() }}
-    {% endif %}
+facts as (
+
+    select sale_id from {{ ref('fct_sales') }}
 
 ),
 
@@ -54,26 +34,36 @@ stores as (
 
 ),
 
+unplaced as (
+
+    select * from sales
+    where not exists (
+            select 1 from facts
+            where facts.sale_id = sales.sale_id
+        )
+
+),
+
 orphans as (
 
     select
-        sales.sale_id,
-        sales.sale_date,
-        sales.product_id,
-        sales.store_id,
-        sales.quantity,
-        sales.load_run_id,
-        sales.loaded_at,
+        unplaced.sale_id,
+        unplaced.sale_date,
+        unplaced.product_id,
+        unplaced.store_id,
+        unplaced.quantity,
+        unplaced.load_run_id,
+        unplaced.loaded_at,
         case
             when products.product_id is null and stores.store_id is null then 'unknown product and store'
             when products.product_id is null then 'unknown product'
-            else 'unknown store'
+            when stores.store_id is null then 'unknown store'
+            else 'no price in effect'
         end as orphan_reason
 
-    from sales
-    left join products on products.product_id = sales.product_id
-    left join stores on stores.store_id = sales.store_id
-    where products.product_id is null or stores.store_id is null
+    from unplaced
+    left join products on unplaced.product_id = products.product_id
+    left join stores on unplaced.store_id = stores.store_id
 
 )
 

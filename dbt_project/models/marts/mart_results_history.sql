@@ -21,10 +21,16 @@ totals as (
 
 ),
 
+load_runs as (
+
+    select * from {{ ref('stg_loader_runs') }}
+
+),
+
 latest_load as (
 
     select max(loaded_at) as data_loaded_at
-    from {{ ref('stg_loader_runs') }}
+    from load_runs
     where status = 'loaded'
 
 ),

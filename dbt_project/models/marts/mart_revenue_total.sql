@@ -2,17 +2,23 @@ with
 
 daily as (
 
-    select * from {{ ref('int_sales_daily') }}
+    select * from {{ ref('fct_sales_daily') }}
 
 ),
 
 orphans as (
 
+    select * from {{ ref('fct_sales_orphans') }}
+
+),
+
+orphan_totals as (
+
     select
         count(*) as orphan_sales_count,
         coalesce(sum(quantity), 0) as orphan_units
 
-    from {{ ref('fct_sales_orphans') }}
+    from orphans
 
 ),
 
@@ -39,14 +45,14 @@ final as (
         totals.sales_count,
         totals.first_sale_date,
         totals.last_sale_date,
-        totals.total_revenue / nullif(totals.sales_count, 0) as average_sale_value,
+        {{ safe_ratio('totals.total_revenue', 'totals.sales_count') }} as average_sale_value,
         totals.products_sold,
         totals.stores_selling,
-        orphans.orphan_sales_count,
-        orphans.orphan_units
+        orphan_totals.orphan_sales_count,
+        orphan_totals.orphan_units
 
     from totals
-    cross join orphans
+    cross join orphan_totals
 
 )
 

@@ -10,7 +10,7 @@ products as (
 
 daily as (
 
-    select * from {{ ref('int_sales_daily') }}
+    select * from {{ ref('fct_sales_daily') }}
 
 ),
 
@@ -48,7 +48,7 @@ joined as (
 
     from products
     cross join period
-    left join sold on sold.product_id = products.product_id
+    left join sold on products.product_id = sold.product_id
 
 ),
 
@@ -61,11 +61,11 @@ final as (
         sales_count,
         units_sold,
         revenue,
-        revenue / nullif(sum(revenue) over (), 0) as revenue_share,
-        rank() over (order by revenue desc) as rank,
+        {{ share_of_total('revenue') }} as revenue_share,
+        {{ rank_by('revenue') }} as rank,
         stock,
         average_units_per_day,
-        stock / nullif(average_units_per_day, 0) as stock_cover_days
+        {{ safe_ratio('stock', 'average_units_per_day') }} as stock_cover_days
 
     from joined
 

@@ -10,7 +10,7 @@ stores as (
 
 daily as (
 
-    select * from {{ ref('int_sales_daily') }}
+    select * from {{ ref('fct_sales_daily') }}
 
 ),
 
@@ -38,7 +38,7 @@ joined as (
         coalesce(sold.revenue, 0) as revenue
 
     from stores
-    left join sold on sold.store_id = stores.store_id
+    left join sold on stores.store_id = sold.store_id
 
 ),
 
@@ -46,9 +46,9 @@ final as (
 
     select
         *,
-        revenue / nullif(sum(revenue) over (), 0) as revenue_share,
-        revenue / nullif(employees, 0) as revenue_per_employee,
-        rank() over (order by revenue desc) as rank
+        {{ share_of_total('revenue') }} as revenue_share,
+        {{ safe_ratio('revenue', 'employees') }} as revenue_per_employee,
+        {{ rank_by('revenue') }} as rank
 
     from joined
 

@@ -8,6 +8,12 @@ dates as (
 
 ),
 
+daily_sales as (
+
+    select * from {{ ref('fct_sales_daily') }}
+
+),
+
 daily as (
 
     select
@@ -16,7 +22,7 @@ daily as (
         sum(units_sold) as units_sold,
         sum(revenue) as revenue
 
-    from {{ ref('int_sales_daily') }}
+    from daily_sales
     group by sale_date
 
 ),
@@ -34,7 +40,7 @@ every_day as (
         coalesce(daily.revenue, 0) as revenue
 
     from dates
-    left join daily on daily.sale_date = dates.date_day
+    left join daily on dates.date_day = daily.sale_date
 
 ),
 

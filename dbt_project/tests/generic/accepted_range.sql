@@ -6,10 +6,10 @@ from {{ model }}
 where {{ column_name }} is not null
   and (
     1 = 0
-    {%- if min_value is not none %}
+{%- if min_value is not none %}
     or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
     {%- endif %}
-    {%- if max_value is not none %}
+{%- if max_value is not none %}
     or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
     {%- endif %}
   )

@@ -1,3 +1,5 @@
+-- noqa: disable=AL03
+-- (union branches take their column names from the first branch)
 -- Fact revenue = mart_revenue_total = the sum of every breakdown mart (to the cent fraction),
 -- and the sales and unit counts agree too. Returns one row per disagreeing figure.
 with
@@ -15,23 +17,47 @@ fact as (
 
 figures as (
 
-    select 'mart_revenue_total' as mart, total_revenue as revenue, total_units as units, sales_count
+    select
+        'mart_revenue_total' as mart,
+        total_revenue as revenue,
+        total_units as units,
+        sales_count
     from {{ ref('mart_revenue_total') }}
     union all
-    select 'mart_sales_by_product', sum(revenue), sum(units_sold), sum(sales_count)
+    select
+        'mart_sales_by_product',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
     from {{ ref('mart_sales_by_product') }}
     union all
-    select 'mart_sales_by_store', sum(revenue), sum(units_sold), sum(sales_count)
+    select
+        'mart_sales_by_store',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
     from {{ ref('mart_sales_by_store') }}
     union all
-    select 'mart_sales_by_city', sum(revenue), sum(units_sold), sum(sales_count)
+    select
+        'mart_sales_by_city',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
     from {{ ref('mart_sales_by_city') }}
     union all
-    select 'mart_sales_daily', sum(revenue), sum(units_sold), sum(sales_count)
+    select
+        'mart_sales_daily',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
     from {{ ref('mart_sales_daily') }}
     union all
-    select 'int_sales_daily', sum(revenue), sum(units_sold), sum(sales_count)
-    from {{ ref('int_sales_daily') }}
+    select
+        'fct_sales_daily',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
+    from {{ ref('fct_sales_daily') }}
 
 )
 
@@ -47,5 +73,5 @@ select
 from figures
 cross join fact
 where abs(coalesce(figures.revenue, 0) - fact.revenue) > 0.001
-   or coalesce(figures.units, 0) != fact.units
-   or coalesce(figures.sales_count, 0) != fact.sales_count
+    or coalesce(figures.units, 0) != fact.units
+    or coalesce(figures.sales_count, 0) != fact.sales_count
