@@ -35,6 +35,8 @@ _RUN_COLUMNS = (
     "etag",
     "last_modified",
     "error",
+    "encoding",
+    "date_order",
 )
 
 
@@ -56,6 +58,9 @@ class FeedResult:
     last_modified: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    encoding: str | None = None  # how the body was decoded
+    date_order: str | None = None  # sales: iso, dmy or mdy
+    audit_error: str | None = None  # why the loader_runs row could not be written, if it could not
 
     @property
     def ok(self) -> bool:
@@ -79,6 +84,16 @@ def last_success(con: sqlite3.Connection, feed: str, source: str) -> dict | None
         (feed, source),
     ).fetchone()
     return dict(zip(("sha256", "etag", "last_modified", "bytes"), row, strict=True)) if row else None
+
+
+def previous_date_order(con: sqlite3.Connection, source: str) -> str | None:
+    """How the last loaded sales run of ``source`` read its dates (None: never loaded)."""
+    row = con.execute(
+        "select date_order from loader_runs where feed = 'sales' and source = ? and status = 'loaded' "
+        "and date_order is not null order by run_id desc limit 1",
+        (source,),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def insert_run(con: sqlite3.Connection, result: FeedResult, batch_id: str, started_at: str) -> int:
@@ -124,6 +139,8 @@ class Rejects:
         self.count = 0
 
     def add(self, line_number: int, fields: list[str], reason: str) -> None:
+        if any("\n" in field for field in fields):
+            reason += " (several lines were read as one field: a quote opened and never closed?)"
         self._pending.append(
             (self._run_id, self._feed, line_number, format_line(fields, self._delimiter), reason)
         )

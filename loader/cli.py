@@ -6,8 +6,9 @@ import argparse
 import json
 import os
 import resource
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .audit import FeedResult
@@ -15,7 +16,7 @@ from .db import add_db_argument, connect
 from .feeds import FEEDS
 from .fetch import HttpOptions
 from .load import LoadOptions, load_feeds
-from .values import DATE_FORMATS
+from .values import DATE_FORMATS, Limits
 
 EPILOG = """\
 sources (SRC): an http(s) URL, a file:// URL or a local path. Each feed defaults to its
@@ -71,10 +72,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="use this column of the sales feed as sale_id instead of deriving one "
         "(env LOADER_SALES_ID_COLUMN)",
     )
-    parser.add_argument("--retries", type=int, default=4, help="HTTP retries on errors, 429 and 5xx (4)")
-    parser.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry (1.0)")
-    parser.add_argument("--connect-timeout", type=float, default=10.0, help="HTTP connect timeout, s (10)")
-    parser.add_argument("--read-timeout", type=float, default=60.0, help="HTTP read timeout, s (60)")
+    parser.add_argument(
+        "--retries", type=_at_least(0, int), default=4, help="HTTP retries on errors, 429 and 5xx (4)"
+    )
+    parser.add_argument(
+        "--backoff", type=_at_least(0.0, float), default=1.0, help="seconds before the first retry (1.0)"
+    )
+    parser.add_argument(
+        "--connect-timeout", type=_positive(float), default=10.0, help="HTTP connect timeout, s (10)"
+    )
+    parser.add_argument(
+        "--read-timeout", type=_positive(float), default=60.0, help="HTTP read timeout, s (60)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=_positive(float),
+        default=900.0,
+        help="overall deadline of one feed's download, retries included, s (900)",
+    )
+    parser.add_argument(
+        "--max-bytes", type=_positive(int), default=2 << 30, help="refuse a body larger than this (2 GiB)"
+    )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="plausible values (repeatable): min_date, max_date (default 2000-01-01 .. tomorrow), "
+        "max_quantity (100000), max_stock (100000000), max_employees (1000000), max_price (1000000)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text lines")
     parser.add_argument(
         "--progress",
@@ -83,6 +110,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
     return parser
+
+
+def _at_least(minimum: float, kind: type) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value >= minimum:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text!r} must be >= {minimum}")
+        return value
+
+    return convert
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = _at_least(0, kind)(text)
+        if value == 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite number")
+        return value
+
+    return convert
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so the running transaction rolls back."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def resolve_sources(args: argparse.Namespace) -> dict[str, str]:
@@ -103,7 +165,8 @@ def resolve_sources(args: argparse.Namespace) -> dict[str, str]:
 
 def format_result(result: FeedResult) -> str:
     if not result.ok:
-        return f"{result.feed:<9} FAILED     {result.error}  [{result.source}]"
+        line = f"{result.feed:<9} FAILED     {result.error}  [{result.source}]"
+        return line + (f"\n{result.feed:<9} AUDIT LOST {result.audit_error}" if result.audit_error else "")
     return (
         f"{result.feed:<9} {result.status:<10} read {result.rows_read:>9,}  "
         f"inserted {result.rows_inserted:>9,}  already present {result.rows_duplicate:>9,}  "
@@ -119,7 +182,12 @@ def peak_rss_mb() -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        limits = Limits.parse(args.limit)
+    except ValueError as exc:
+        parser.error(f"--limit {exc}")
     options = LoadOptions(
         force=args.force,
         date_format=args.date_format,
@@ -129,9 +197,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             read_timeout=args.read_timeout,
             retries=args.retries,
             backoff=args.backoff,
+            max_seconds=args.max_seconds,
+            max_bytes=args.max_bytes,
         ),
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        limits=limits,
+        debug=args.debug,
+        confine_to=Path(args.from_dir) if args.from_dir else None,
     )
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args, options)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        print(
+            f"interrupted by {name}: the feed being loaded was rolled back, nothing half-done was stored",
+            file=sys.stderr,
+        )
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, options: LoadOptions) -> int:
     try:
         con = connect(args.db)
     except Exception as exc:  # sqlite3.Error, OSError: the message is all the user needs
@@ -151,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
     else:
         for result in results:
-            print(format_result(result))
+            print(format_result(result), file=sys.stdout if result.ok else sys.stderr)
         if any(r.rows_rejected for r in results):
             print(f"rejected rows are in loader_rejects (with their reason) in {args.db}")
     return 0 if all(r.ok for r in results) else 1

@@ -2,10 +2,17 @@
 
 Tolerates what spreadsheet exports produce: a UTF-8 BOM, CRLF or LF, a missing final
 newline, ';' as delimiter (French Excel), quoted fields containing the delimiter.
+
+Encodings people actually send (:func:`choose_encoding`): UTF-8 with or without BOM; UTF-16
+with a BOM; the charset the server declares; and cp1252, what French Excel writes for
+"CSV (séparateur: point-virgule)", when the bytes are not valid UTF-8. A field is at most
+FIELD_LIMIT characters: a stray quote that would swallow the rest of the file becomes one
+bounded reject (:func:`unreadable`) and reading goes on after it.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -16,6 +23,9 @@ from pathlib import Path
 from .errors import NotCsvError
 
 DELIMITERS = (",", ";", "\t")
+FIELD_LIMIT = 1 << 16  # characters in one field; the csv module raises csv.Error past it
+csv.field_size_limit(FIELD_LIMIT)
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class _CountingReader(io.RawIOBase):
@@ -44,6 +54,7 @@ class CsvFeed:
     rows: Iterator[list[str]]  # a csv.reader; its ``line_num`` is the physical line number
     delimiter: str
     progress: _CountingReader
+    encoding: str
 
     @property
     def line_num(self) -> int:
@@ -56,10 +67,38 @@ def detect_delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
 
 
-def sniff(path: Path) -> str:
+def choose_encoding(path: Path, declared: str | None, first_invalid_utf8: int | None) -> str:
+    """The encoding to read the file with: a BOM, else the server's charset, else UTF-8 when
+    the bytes are valid UTF-8 (``first_invalid_utf8`` is None), else cp1252."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith(UTF16_BOMS):
+        return "utf-16"
+    if declared:
+        try:
+            name = codecs.lookup(declared).name
+        except LookupError:
+            raise NotCsvError(
+                f"the server declares the charset {declared[:40]!r}, which is unknown: fix the "
+                "Content-Type, or serve the file as UTF-8"
+            ) from None
+        if name != "utf-8" or first_invalid_utf8 is None:
+            return "utf-8-sig" if name == "utf-8" else name
+        raise NotCsvError(
+            f"the server declares UTF-8 but the body is not valid UTF-8 (byte {first_invalid_utf8}): "
+            "export it as 'CSV UTF-8'"
+        )
+    return "utf-8-sig" if first_invalid_utf8 is None else "cp1252"
+
+
+def sniff(path: Path, encoding: str = "utf-8-sig") -> str:
     """Read the start of the file and raise NotCsvError for empty, HTML or binary bodies."""
     with path.open("rb") as handle:
         head = handle.read(4096)
+    if encoding.startswith("utf-16"):
+        return head.decode("utf-16", errors="replace")
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise NotCsvError("the feed is empty: the sheet published no data (check the sheet and its URL)")
@@ -69,18 +108,29 @@ def sniff(path: Path) -> str:
             "got an HTML page instead of CSV: the sheet is probably not published, or the link is not "
             "the CSV export (Google Sheets: File > Share > Publish to web > Comma-separated values)"
         )
+    if head.startswith(b"PK\x03\x04"):
+        raise NotCsvError("the feed is a spreadsheet file (.xlsx/.ods), not CSV: export the sheet as CSV")
     if b"\x00" in head:
-        raise NotCsvError("the feed is binary, not CSV text (an .xlsx file?): export the sheet as CSV")
-    return head.decode("utf-8-sig", errors="replace")
+        raise NotCsvError(
+            "the feed has NUL bytes: binary data, or UTF-16 without a byte order mark; export it as "
+            "'CSV UTF-8'"
+        )
+    return head.decode(encoding, errors="replace")
 
 
 @contextlib.contextmanager
-def open_csv(path: Path) -> Iterator[CsvFeed]:
-    """Yield the header and a row reader; the delimiter is detected from the header line."""
-    delimiter = detect_delimiter((sniff(path).splitlines() or [""])[0])
+def open_csv(path: Path, encoding: str = "utf-8-sig") -> Iterator[CsvFeed]:
+    """Yield the header and a row reader; the delimiter is detected from the header line.
+
+    Raises NotCsvError when the first data line is not split like the header (a header
+    written with ';' above rows written with ',' would reject every row).
+    """
+    lines = [line for line in sniff(path, encoding).splitlines() if line.strip()]
+    delimiter = detect_delimiter(lines[0] if lines else "")
+    _check_split(lines, delimiter)
     raw = _CountingReader(path.open("rb"))
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
-    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
     try:
         reader = csv.reader(text, delimiter=delimiter)
         header = next(reader, [])
@@ -88,13 +138,38 @@ def open_csv(path: Path) -> Iterator[CsvFeed]:
             header = next(reader, [])
         if not header:
             raise NotCsvError("the feed has no header line: check that the sheet is not empty")
-        yield CsvFeed(header=[h.strip() for h in header], rows=reader, delimiter=delimiter, progress=raw)
-    except UnicodeDecodeError as exc:
+        yield CsvFeed([h.strip() for h in header], reader, delimiter, raw, encoding)
+    except UnicodeDecodeError:
         raise NotCsvError(
-            f"the feed is not valid UTF-8 (byte {exc.start}): export it as 'CSV UTF-8'"
+            f"the feed is not valid {encoding} (near byte {raw.bytes_read}): export it as 'CSV UTF-8'"
         ) from None
     finally:
         text.close()
+
+
+def _check_split(lines: list[str], delimiter: str) -> None:
+    """The first data line must split into the header's fields with the header's delimiter."""
+    if len(lines) < 2 or len(lines[1]) >= 4000:  # no data line, or one longer than the sniffed head
+        return
+    header_width = len(next(csv.reader([lines[0]], delimiter=delimiter)))
+    row_width = len(next(csv.reader([lines[1]], delimiter=delimiter)))
+    if header_width > 1 and row_width == 1:
+        other = max(DELIMITERS, key=lambda d: len(next(csv.reader([lines[1]], delimiter=d))))
+        if len(next(csv.reader([lines[1]], delimiter=other))) == header_width:
+            raise NotCsvError(
+                f"the header is split by {delimiter!r} but the rows by {other!r}: re-export the "
+                "sheet so that header and rows use the same separator"
+            )
+
+
+def unreadable(line_number: int, exc: csv.Error) -> tuple[int, list[str], str]:
+    """A reject for what the csv module could not read; reading goes on at the next line."""
+    return (
+        line_number,
+        [],
+        f"unreadable CSV up to line {line_number} ({exc}): a quote opened and never closed, or a "
+        f"field over {FIELD_LIMIT} characters",
+    )
 
 
 def format_line(fields: list[str], delimiter: str) -> str:

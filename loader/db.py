@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from .schema import statements
+from .schema import MIGRATIONS, statements
 
 DEFAULT_DB = "data/warehouse.db"
 
@@ -39,6 +39,9 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
     with transaction(con):
         for statement in statements():
             con.execute(statement)
+        for table, column, declaration in MIGRATIONS:
+            if column not in {row[1] for row in con.execute(f"pragma table_info({table})")}:
+                con.execute(f"alter table {table} add column {column} {declaration}")
     return con
 
 
@@ -55,15 +58,20 @@ def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield con
     except BaseException:
-        if con.in_transaction:
-            con.execute("rollback")
+        _rollback(con)
         raise
     try:
         con.execute("commit")
     except BaseException:
-        if con.in_transaction:  # the commit failed but left the transaction open (SQLITE_FULL...)
-            con.execute("rollback")
+        _rollback(con)  # the commit failed but may have left the transaction open (SQLITE_FULL...)
         raise
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; never let a failed rollback hide the error."""
+    if con.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("rollback")
 
 
 @contextlib.contextmanager
@@ -74,8 +82,9 @@ def savepoint(con: sqlite3.Connection, name: str) -> Iterator[sqlite3.Connection
         yield con
     except BaseException:
         if con.in_transaction:
-            con.execute(f"rollback to {name}")
-            con.execute(f"release {name}")
+            with contextlib.suppress(sqlite3.Error):
+                con.execute(f"rollback to {name}")
+                con.execute(f"release {name}")
         raise
     con.execute(f"release {name}")
 

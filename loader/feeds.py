@@ -23,7 +23,7 @@ from functools import partial
 from typing import Literal
 
 from .errors import HeaderError
-from .values import parse_count, parse_decimal, parse_identifier, parse_text
+from .values import Limits, parse_count, parse_decimal, parse_identifier, parse_reference, parse_text
 
 CLIENT_SHEET = (
     "https://docs.google.com/spreadsheets/d/e/"
@@ -33,7 +33,7 @@ CLIENT_SHEET = (
 SqlType = Literal["text", "integer", "real"]
 # what a value is, which decides its parser: a date's day/month order is decided per file
 # (loader.sales_parser.DateParser), so "date" has no context-free parser here
-Kind = Literal["date", "text", "identifier", "count", "positive_count", "decimal"]
+Kind = Literal["date", "text", "reference", "identifier", "count", "positive_count", "decimal"]
 
 
 @dataclass(frozen=True)
@@ -46,20 +46,23 @@ class Column:
     label: str  # how error messages name the field ("product reference")
     aliases: tuple[str, ...] = ()  # other accepted spellings (English exports, ...)
     comment: str = ""  # what the typed column holds, written in the DDL
+    maximum: str | None = None  # the Limits field bounding its values (max_quantity...)
 
     @property
     def raw(self) -> str:
         """The column holding the text exactly as received."""
         return f"raw_{self.name}"
 
-    def parser(self) -> Callable[[str], object]:
-        """The strict parser of this column's values; raises InvalidValue."""
+    def parser(self, limits: Limits) -> Callable[[str], object]:
+        """The strict parser of this column's values within ``limits``; raises InvalidValue."""
+        ceiling = getattr(limits, self.maximum) if self.maximum else None
         parsers: dict[str, Callable[[str], object]] = {
             "text": partial(parse_text, what=self.label),
+            "reference": partial(parse_reference, what=self.label),
             "identifier": partial(parse_identifier, what=self.label),
-            "count": partial(parse_count, what=self.label, minimum=0),
-            "positive_count": partial(parse_count, what=self.label, minimum=1),
-            "decimal": parse_decimal,
+            "count": partial(parse_count, what=self.label, minimum=0, maximum=ceiling),
+            "positive_count": partial(parse_count, what=self.label, minimum=1, maximum=ceiling),
+            "decimal": partial(parse_decimal, maximum=limits.max_price),
         }
         if self.kind not in parsers:
             raise ValueError(f"a {self.kind} column is parsed with its file's context, not alone")
@@ -96,10 +99,10 @@ PRODUCT_REF = Column(
     "ID Référence produit",
     "product_ref",
     "text",
-    "text",
+    "reference",
     "product reference",
     ("product id", "product ref"),
-    "trimmed, inner spaces collapsed",
+    "NFKC, invisible characters removed, spaces collapsed, upper case",
 )
 STORE_ID = Column(
     "store_id",
@@ -109,7 +112,7 @@ STORE_ID = Column(
     "identifier",
     "store id",
     ("store id",),
-    "trimmed, whole numbers without leading zeros",
+    "as a product reference, whole numbers without leading zeros",
 )
 
 SALES = FeedSpec(
@@ -119,7 +122,15 @@ SALES = FeedSpec(
         Column("date", "Date", "sale_date", "text", "date", "date", ("sale date",), "parsed, ISO YYYY-MM-DD"),
         PRODUCT_REF,
         Column(
-            "quantity", "Quantité", "quantity", "integer", "positive_count", "quantity", ("quantity",), "> 0"
+            "quantity",
+            "Quantité",
+            "quantity",
+            "integer",
+            "positive_count",
+            "quantity",
+            ("quantity",),
+            "> 0",
+            "max_quantity",
         ),
         STORE_ID,
     ),
@@ -136,8 +147,10 @@ PRODUCTS = FeedSpec(
     columns=(
         Column("name", "Nom", "product_name", "text", "text", "product name", ("product name", "name")),
         PRODUCT_REF,
-        Column("price", "Prix", "price", "real", "decimal", "price", ("price", "unit price"), ">= 0"),
-        Column("stock", "Stock", "stock", "integer", "count", "stock", (), ">= 0"),
+        Column(
+            "price", "Prix", "price", "real", "decimal", "price", ("price", "unit price"), ">= 0", "max_price"
+        ),
+        Column("stock", "Stock", "stock", "integer", "count", "stock", (), ">= 0", "max_stock"),
     ),
     key="product_ref",
     env_var="LOADER_PRODUCTS_URL",
@@ -161,6 +174,7 @@ STORES = FeedSpec(
             "employees",
             ("employees", "staff"),
             ">= 0",
+            "max_employees",
         ),
     ),
     key="store_id",
@@ -201,7 +215,8 @@ def map_header(spec: FeedSpec, header: list[str], extra: dict[str, str] | None =
         else:
             mapping[field] = found
     if missing:
-        got = ", ".join(repr(h) for h in header) or "nothing"
+        shown = [repr(h[:40]) for h in header[:12]] + (["..."] if len(header) > 12 else [])
+        got = ", ".join(shown) or "nothing"
         raise HeaderError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
             f"in the {spec.name} feed (header has {got}); check that the URL points at the "

@@ -1,23 +1,29 @@
 """Bring a feed to a local file: HTTP(S) with retries and conditional GET, or a local path.
 
-A remote body is streamed to a temporary file while it is hashed, so memory stays flat
-whatever the size, and nothing is parsed (or written to the warehouse) until the whole
-body has arrived intact.
+A remote body is streamed to a temporary file while it is hashed and checked for UTF-8, so
+memory stays flat whatever the size, and nothing is parsed (or written to the warehouse)
+until the whole body has arrived intact. "Intact" is checked on the wire bytes: the loader
+asks for an uncompressed body, counts what the socket delivered against Content-Length,
+and when a server compresses anyway, requires the compressed stream's end marker. A body
+that cannot be verified (no length, not chunked: it ends when the connection closes) is
+fetched a second time and loaded only if both copies are identical. An overall deadline
+(``max_seconds``) and a size limit (``max_bytes``) bound what a slow or endless server costs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import requests
+import urllib3
 
+from .body import CHUNK, Body, Truncated, receive
 from .errors import FetchError
+from .urlpolicy import MAX_REDIRECTS, check_redirect
 
-CHUNK = 1 << 20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -28,6 +34,8 @@ class HttpOptions:
     retries: int = 4
     backoff: float = 1.0  # seconds before the first retry, doubled after each
     max_retry_after: float = 60.0
+    max_seconds: float = 900.0  # overall deadline of one feed's download, retries included
+    max_bytes: int = 2 << 30  # a body larger than this is refused
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class Fetched:
     sha256: str | None
     etag: str | None = None
     last_modified: str | None = None
+    charset: str | None = None  # as the server declared it in Content-Type
+    first_invalid_utf8: int | None = None  # byte offset; None when the body is valid UTF-8
 
     @property
     def not_modified(self) -> bool:
@@ -66,32 +76,43 @@ def fetch(
     dest: Path,
     previous: Validators | None = None,
     options: HttpOptions | None = None,
+    confine_to: Path | None = None,
 ) -> Fetched:
-    """Fetch ``source`` (http(s) URL, file:// URL or path); remote bodies land in ``dest``."""
+    """Fetch ``source`` (http(s) URL, file:// URL or path); remote bodies land in ``dest``.
+
+    With ``confine_to``, a local source must be a regular file inside that folder (not a
+    symlink, not a device): a feed folder cannot be used to read any file of the machine.
+    """
     if is_url(source):
         return _fetch_http(source, dest, previous or Validators(), options or HttpOptions())
-    return _local(source)
+    return _local(source, confine_to)
 
 
-def _local(source: str) -> Fetched:
+def _local(source: str, confine_to: Path | None = None) -> Fetched:
     parsed = urlparse(source)
     path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(source)
     if parsed.scheme not in ("", "file") and len(parsed.scheme) > 1:
         raise FetchError(f"unsupported source {source!r}: use an http(s) URL, a file:// URL or a path")
     if not path.is_file():
         raise FetchError(f"file not found: {path} (check the path, or set the feed's URL)")
-    digest = hashlib.sha256()
-    size = 0
+    if confine_to is not None and (
+        path.is_symlink() or not path.resolve().is_relative_to(confine_to.resolve())
+    ):
+        raise FetchError(
+            f"{path} is a link or lies outside {confine_to}: --from-dir reads only regular files "
+            "inside the folder; copy the file there"
+        )
+    body = Body()
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return Fetched(path=path, size=size, sha256=digest.hexdigest())
+            body.add(chunk)
+    return Fetched(path=path, size=body.size, sha256=body.sha256(), first_invalid_utf8=body.invalid_at)
 
 
 def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions) -> Fetched:
+    deadline = time.monotonic() + options.max_seconds
     http = requests.Session()
-    headers = {"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"}
+    headers = {"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1", "Accept-Encoding": "identity"}
     if previous.etag:
         headers["If-None-Match"] = previous.etag
     if previous.last_modified:
@@ -99,36 +120,62 @@ def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions
     try:
         for attempt in range(options.retries + 1):
             try:
-                return _get_once(http, url, dest, headers, options)
+                fetched = _get_once(http, url, dest, headers, options, deadline)
+                if fetched.path is not None and not fetched.verified:
+                    again = _get_once(http, url, dest.with_suffix(".check"), headers, options, deadline)
+                    if again.sha256 != fetched.sha256:
+                        raise _Retryable("the body has no length and two downloads differ")
+                return fetched.result
             except _Retryable as exc:
-                if attempt == options.retries:
+                if attempt == options.retries or time.monotonic() >= deadline:
                     raise FetchError(
-                        f"{exc} after {options.retries + 1} attempts: the server at {url} is failing or "
+                        f"{exc} after {attempt + 1} attempts: the server at {url} is failing or "
                         "unreachable; try again later or check the URL"
                     ) from None
                 delay = options.backoff * 2**attempt
                 if exc.retry_after is not None:
                     delay = min(max(delay, exc.retry_after), options.max_retry_after)
-                time.sleep(delay)
+                time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        raise FetchError(f"no attempt was made to fetch {url}: --retries must be >= 0")
     finally:
         http.close()
-    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    result: Fetched
+    verified: bool  # the received length was checked against the declared one
+
+    @property
+    def path(self) -> Path | None:
+        return self.result.path
+
+    @property
+    def sha256(self) -> str | None:
+        return self.result.sha256
 
 
 def _get_once(
-    http: requests.Session, url: str, dest: Path, headers: dict[str, str], options: HttpOptions
-) -> Fetched:
+    http: requests.Session,
+    url: str,
+    dest: Path,
+    headers: dict[str, str],
+    options: HttpOptions,
+    deadline: float,
+) -> _Attempt:
     timeout = (options.connect_timeout, options.read_timeout)
     try:
-        with http.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=True) as resp:
+        resp = _follow(http, url, headers, timeout)
+        with resp:
             if resp.status_code == 304:
-                return Fetched(
+                result = Fetched(
                     path=None,
                     size=0,
                     sha256=None,
                     etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
                     last_modified=resp.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
                 )
+                return _Attempt(result, verified=True)
             if resp.status_code in RETRY_STATUSES:
                 raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp))
             if resp.status_code >= 400:
@@ -138,31 +185,48 @@ def _get_once(
                     403: "the sheet is not public: publish it to the web as CSV",
                 }.get(resp.status_code, "check the URL")
                 raise FetchError(f"HTTP {resp.status_code} from {url}: {hint}")
-            digest = hashlib.sha256()
-            size = 0
-            with dest.open("wb") as out:
-                for chunk in resp.iter_content(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            expected = resp.headers.get("Content-Length")
-            if expected and not resp.headers.get("Content-Encoding") and int(expected) != size:
-                raise _Retryable(f"truncated download ({size} of {expected} bytes)")
-            return Fetched(
+            received = receive(resp, dest, options.max_seconds, options.max_bytes, deadline)
+            result = Fetched(
                 path=dest,
-                size=size,
-                sha256=digest.hexdigest(),
+                size=received.body.size,
+                sha256=received.body.sha256(),
                 etag=resp.headers.get("ETag"),
                 last_modified=resp.headers.get("Last-Modified"),
+                charset=received.charset,
+                first_invalid_utf8=received.body.invalid_at,
             )
-    except requests.exceptions.ChunkedEncodingError as exc:
+            return _Attempt(result, received.verified)
+    except Truncated as exc:
+        raise _Retryable(str(exc)) from None
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as exc:
         raise _Retryable(f"truncated download ({_short(exc)})") from None
-    except requests.exceptions.Timeout as exc:
+    except (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError) as exc:
         raise _Retryable(f"timed out ({_short(exc)})") from None
     except requests.exceptions.ConnectionError as exc:
         raise _Retryable(f"connection failed ({_short(exc)})") from None
-    except requests.exceptions.InvalidURL as exc:
-        raise FetchError(f"invalid URL {url!r}: {exc}") from None
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+        raise FetchError(f"invalid URL {url!r}: {_short(exc)}") from None
+    except OSError as exc:  # writing the temporary file: a full disk, a read-only folder
+        raise FetchError(
+            f"cannot write the download to {dest.parent} ({exc.strerror or exc}): free some space in "
+            "the temporary folder (TMPDIR) and run the loader again"
+        ) from None
+
+
+def _follow(
+    http: requests.Session, url: str, headers: dict[str, str], timeout: tuple[float, float]
+) -> requests.Response:
+    """GET ``url``, following at most MAX_REDIRECTS redirects that urlpolicy allows."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        resp = http.get(current, headers=headers, stream=True, timeout=timeout, allow_redirects=False)
+        if not resp.is_redirect:
+            return resp
+        target = requests.compat.urljoin(current, resp.headers.get("Location", ""))
+        resp.close()
+        check_redirect(current, target)
+        current = target
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}: check the feed's URL")
 
 
 def _retry_after(resp: requests.Response) -> float | None:

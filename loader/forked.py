@@ -13,7 +13,9 @@ finaliser that could.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -59,6 +61,10 @@ def _child(produce: Callable[[], Iterator[T]], sender, receiver, chunk: int) -> 
     # The fork gave this process a copy of the pipe's reading end: close it, or the pipe would
     # never break when the parent dies and a full pipe would block this process forever.
     receiver.close()
+    # the parent's SIGTERM handler unwinds the parent; here the default (a quiet exit) is right:
+    # the parent terminates this process when it stops, whatever the reason
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         items: list[T] = []
         for item in produce():
@@ -74,7 +80,10 @@ def _child(produce: Callable[[], Iterator[T]], sender, receiver, chunk: int) -> 
     except BaseException as exc:  # handed to the parent, which re-raises it
         try:
             sender.send((_ERROR, exc))
-        except Exception:
-            sender.send((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        except (BrokenPipeError, EOFError):
+            pass  # the parent is gone
+        except Exception:  # not picklable
+            with contextlib.suppress(OSError):
+                sender.send((_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         sender.close()

@@ -21,14 +21,25 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audit import FeedResult, Rejects, finish_run, insert_run, last_success, record_run, utc_now
-from .csvfile import open_csv
+from .audit import (
+    FeedResult,
+    Rejects,
+    finish_run,
+    insert_run,
+    last_success,
+    previous_date_order,
+    record_run,
+    utc_now,
+)
+from .csvfile import choose_encoding, open_csv
 from .db import transaction
 from .errors import FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
 from .fetch import Fetched, HttpOptions, Validators, fetch
 from .progress import Progress
 from .sales import SalesOptions, load_sales
+from .sales_parser import date_order
+from .values import Limits
 from .versions import load_versions
 
 
@@ -41,6 +52,9 @@ class LoadOptions:
     progress: bool = False  # progress bar on stderr
     occurrence_max_keys: int | None = 500_000  # keys held before evicting old dates
     parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a forked process
+    limits: Limits = field(default_factory=Limits)  # plausible values (--limit NAME=VALUE)
+    debug: bool = False  # let an unexpected exception through, with its traceback
+    confine_to: Path | None = None  # local sources must be regular files inside this folder (--from-dir)
 
 
 def load_feeds(
@@ -70,7 +84,7 @@ def _load_feed(
     try:
         previous = None if options.force else last_success(con, spec.name, source)
         validators = Validators(previous["etag"], previous["last_modified"]) if previous else None
-        fetched = fetch(source, workdir / f"{spec.name}.csv", validators, options.http)
+        fetched = fetch(source, workdir / f"{spec.name}.csv", validators, options.http, options.confine_to)
         result.bytes, result.sha256 = fetched.size, fetched.sha256
         result.etag, result.last_modified = fetched.etag, fetched.last_modified
         if previous and (fetched.not_modified or fetched.sha256 == previous["sha256"]):
@@ -85,11 +99,39 @@ def _load_feed(
     except LoaderError as exc:
         _fail(result, str(exc))
     except sqlite3.Error as exc:
-        _fail(result, f"database error: {exc} (is the warehouse file writable and not corrupt?)")
+        _fail(
+            result, f"database error: {exc} (is the disk full, or the warehouse file read-only or corrupt?)"
+        )
+    except Exception as exc:  # a bug or a fault nobody foresaw: still one audited failed feed
+        if options.debug:
+            raise
+        _fail(
+            result,
+            f"unexpected {type(exc).__name__}: {str(exc)[:200]} (nothing was stored; --debug shows the traceback)",
+        )
     result.seconds = time.perf_counter() - started
     if result.status == "failed":
-        record_run(con, result, batch_id, started_at)
+        try:
+            record_run(con, result, batch_id, started_at)
+        except sqlite3.Error as exc:  # the database cannot take even the audit row (disk full...)
+            result.audit_error = f"the failure could not be recorded in loader_runs: {exc}"
     return result
+
+
+def _date_order(
+    con: sqlite3.Connection, path: Path, column: int, result: FeedResult, options: LoadOptions
+) -> str:
+    """The file's date order; refused when it would re-read stored sales with the other order."""
+    order = date_order(options.date_format, path, column, result.encoding or "utf-8-sig")
+    before = previous_date_order(con, result.source)
+    if {order, before} == {"dmy", "mdy"}:
+        names = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY"}
+        raise FeedError(
+            f"this source's dates were read as {names[before]} until now; reading them as "
+            f"{names[order]} would store its sales a second time under other dates. Pass "
+            f"--date-format {names[before]}, or load the corrected file from a new URL"
+        )
+    return order
 
 
 def _fail(result: FeedResult, error: str) -> None:
@@ -109,11 +151,14 @@ def _load_body(
 ) -> None:
     """Parse and insert the feed in one transaction, audit row included: all or nothing."""
     assert fetched.path is not None
-    with open_csv(fetched.path) as feed:
+    result.encoding = choose_encoding(fetched.path, fetched.charset, fetched.first_invalid_utf8)
+    with open_csv(fetched.path, result.encoding) as feed:
         extra = (
             {"sale_id": options.sales_id_column} if not spec.versioned and options.sales_id_column else None
         )
         mapping = map_header(spec, feed.header, extra)
+        if not spec.versioned:
+            result.date_order = _date_order(con, fetched.path, mapping["date"], result, options)
         progress = Progress(spec.name, fetched.size, enabled=options.progress)
         try:
             with transaction(con):
@@ -123,11 +168,24 @@ def _load_body(
                 rejects = Rejects(con, run_id, spec.name, feed.delimiter)
                 if spec.versioned:
                     counts = load_versions(
-                        con, spec, feed, mapping, run_id, loaded_at, result.source, rejects, progress
+                        con,
+                        spec,
+                        feed,
+                        mapping,
+                        run_id,
+                        loaded_at,
+                        result.source,
+                        rejects,
+                        progress,
+                        options.limits,
                     )
                 else:
                     sales = SalesOptions(
-                        options.date_format, options.occurrence_max_keys, options.parallel_min_bytes
+                        result.date_order or "iso",
+                        options.occurrence_max_keys,
+                        options.parallel_min_bytes,
+                        options.limits,
+                        result.encoding,
                     )
                     counts = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
                 rejects.flush()

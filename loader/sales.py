@@ -20,6 +20,7 @@ from .forked import run_forked
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
 from .sales_parser import BATCH, FIELDS_PER_ROW, REJECT, parse_sales
+from .values import Limits
 
 ROWS_PER_STATEMENT = 64  # rows per multi-row INSERT: amortises the per-statement cost
 # the order of the values parse_sales yields per row, then the run id bound once as ?1
@@ -35,9 +36,11 @@ assert len(INSERT_COLUMNS) == FIELDS_PER_ROW + 1
 
 @dataclass(frozen=True)
 class SalesOptions:
-    date_format: str | None  # 'YYYY-MM-DD' | 'DD/MM/YYYY' | 'MM/DD/YYYY'; None: detect
+    date_order: str  # 'iso' | 'dmy' | 'mdy' (loader.sales_parser.date_order)
     occurrence_max_keys: int | None  # keys the occurrence counter holds before evicting old dates
     parallel_min_bytes: int  # files this large are parsed in a forked process
+    limits: Limits  # plausible values
+    encoding: str  # of the file, decided by loader.csvfile.choose_encoding
 
 
 def insert_statement(rows: int) -> str:
@@ -88,7 +91,16 @@ def _insert_sales(
     """One pass over the file: parse, then insert ROWS_PER_STATEMENT rows per statement."""
 
     def produce() -> Iterator[tuple[int, object]]:
-        return parse_sales(path, mapping, options.date_format, counter, [run_id], ROWS_PER_STATEMENT)
+        return parse_sales(
+            path,
+            mapping,
+            options.date_order,
+            counter,
+            [run_id],
+            ROWS_PER_STATEMENT,
+            options.limits,
+            options.encoding,
+        )
 
     forked = path.stat().st_size >= options.parallel_min_bytes
     full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT

@@ -11,14 +11,15 @@ thousand distinct dates, references, stores and quantities.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .csvfile import field_count_problem, open_csv
+from .csvfile import field_count_problem, open_csv, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
-from .values import DATE_FORMATS, key_part, parse_date, parse_text, slash_date_parts
+from .values import DATE_FORMATS, Limits, key_part, parse_date, parse_text, plausible_date, slash_date_parts
 
 # message kinds
 BATCH, REJECT, PROGRESS = 0, 1, 2
@@ -31,35 +32,67 @@ if SALES.field_names != ("date", "product_ref", "quantity", "store_id"):
     raise ImportError("the sales feed's columns changed: update parse_sales' hot loop to match loader.feeds")
 
 
-class DateParser:
-    """Parses dates with a per-file day/month order, detected on the first slash date seen."""
+def date_order(configured: str | None, path: Path, column: int, encoding: str) -> str:
+    """'iso', 'dmy' or 'mdy': the configured --date-format, else what the file's dates say.
 
-    def __init__(self, configured: str | None, path: Path, column: int):
-        if configured is not None and configured not in DATE_FORMATS:
+    Decided before parsing (and recorded in loader_runs.date_order) so that reading the same
+    source later with the other day/month order is refused instead of storing every sale again.
+    """
+    if configured is not None:
+        if configured not in DATE_FORMATS:
             raise FeedError(f"unknown --date-format {configured!r}: use one of {', '.join(DATE_FORMATS)}")
-        self.order = DATE_FORMATS[configured] if configured else None
-        self._path, self._column = path, column
+        return DATE_FORMATS[configured]
+    with open_csv(path, encoding) as feed:
+        for row in _readable(feed.rows):
+            text = row[column].strip() if len(row) > column else ""
+            if slash_date_parts(text):
+                return _detect_slash_order(path, column, encoding)
+            if len(text) == 10 and text[4] == "-" and text[7] == "-":
+                return "iso"
+    return "iso"
+
+
+def _detect_slash_order(path: Path, column: int, encoding: str) -> str:
+    with open_csv(path, encoding) as feed:
+        for row in _readable(feed.rows):
+            parts = slash_date_parts(row[column]) if len(row) > column else None
+            if parts and parts[0] > 12:
+                return "dmy"
+            if parts and parts[1] > 12:
+                return "mdy"
+    raise FeedError(
+        "every date in the sales feed could be DD/MM/YYYY or MM/DD/YYYY: pass --date-format "
+        "DD/MM/YYYY (French exports) or --date-format MM/DD/YYYY"
+    )
+
+
+class DateParser:
+    """Parses dates with the file's day/month order; a slash date in an ISO file decides it."""
+
+    def __init__(self, order: str, path: Path, column: int, limits: Limits, encoding: str):
+        self.order = order
+        self._path, self._column, self._limits, self._encoding = path, column, limits, encoding
 
     def __call__(self, text: str) -> str:
-        if self.order is None and slash_date_parts(text):
-            self.order = self._detect()
-        return parse_date(text, None if self.order == "iso" else self.order)
-
-    def _detect(self) -> str:
-        with open_csv(self._path) as feed:
-            for row in feed.rows:
-                parts = slash_date_parts(row[self._column]) if len(row) > self._column else None
-                if parts and parts[0] > 12:
-                    return "dmy"
-                if parts and parts[1] > 12:
-                    return "mdy"
-        raise FeedError(
-            "every date in the sales feed could be DD/MM/YYYY or MM/DD/YYYY: pass --date-format "
-            "DD/MM/YYYY (French exports) or --date-format MM/DD/YYYY"
-        )
+        if self.order == "iso" and slash_date_parts(text):
+            self.order = _detect_slash_order(self._path, self._column, self._encoding)
+        day = parse_date(text, None if self.order == "iso" else self.order)
+        return plausible_date(day, text, self._limits)
 
 
-def sales_parsers(date_format: str | None, path: Path, mapping: dict[str, int]) -> list[tuple[int, Callable]]:
+def _readable(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The rows the csv module can read, skipping the ones it cannot (they are rejected elsewhere)."""
+    while True:
+        try:
+            yield from rows
+            return
+        except csv.Error:
+            continue
+
+
+def sales_parsers(
+    order: str, path: Path, mapping: dict[str, int], limits: Limits, encoding: str
+) -> list[tuple[int, Callable]]:
     """(column index, strict parser) for each sales field, in published order.
 
     Parsers raise InvalidValue. Key fields (reference, store) parse to (value, key part):
@@ -76,11 +109,11 @@ def sales_parsers(date_format: str | None, path: Path, mapping: dict[str, int]) 
     parsers: list[tuple[int, Callable]] = []
     for column in SALES.columns:
         if column.kind == "date":
-            parse: Callable = DateParser(date_format, path, mapping[column.name])
+            parse: Callable = DateParser(order, path, mapping[column.name], limits, encoding)
         elif column.sql_type == "text":
-            parse = keyed(column.parser())
+            parse = keyed(column.parser(limits))
         else:
-            parse = column.parser()
+            parse = column.parser(limits)
         parsers.append((mapping[column.name], parse))
     if "sale_id" in mapping:
         parsers.append((mapping["sale_id"], lambda text: parse_text(text, "sale id")))
@@ -110,10 +143,12 @@ def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> objec
 def parse_sales(
     path: Path,
     mapping: dict[str, int],
-    date_format: str | None,
+    order: str,
     counter: OccurrenceCounter,
     head: list,
     rows_per_batch: int,
+    limits: Limits,
+    encoding: str,
 ) -> Iterator[tuple[int, object]]:
     """Yield (BATCH, params), (REJECT, (line, fields, reason)) and (PROGRESS, bytes read).
 
@@ -127,7 +162,7 @@ def parse_sales(
     part)) are the parsed values, each from a per-field cache of distinct texts, where False
     marks a text that does not parse.
     """
-    parsers = sales_parsers(date_format, path, mapping)
+    parsers = sales_parsers(order, path, mapping, limits, encoding)
     (i_date, p_date), (i_ref, p_ref), (i_qty, p_qty), (i_store, p_store) = parsers[:4]
     i_id, p_id = parsers[4] if len(parsers) > 4 else (-1, None)
     dates: dict[str, object] = {}
@@ -138,55 +173,60 @@ def parse_sales(
     counts = counter.counts
     d_get, r_get, q_get, s_get, c_get = dates.get, refs.get, qtys.get, stores.get, counts.get
 
-    with open_csv(path) as feed:
+    with open_csv(path, encoding) as feed:
         reader, width = feed.rows, len(feed.header)
         batch, size, done = list(head), 0, 0
-        for row in reader:
-            if len(row) != width:
-                if not any(cell.strip() for cell in row):
-                    continue  # a blank line is not a row
-                problem = field_count_problem(row, width)
-                if problem:
-                    yield REJECT, (reader.line_num, row, problem)
-                    continue
-            t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
-            d = d_get(t_date)
-            if d is None:
-                d = _parse_into(dates, p_date, t_date)
-            p = r_get(t_ref)
-            if p is None:
-                p = _parse_into(refs, p_ref, t_ref)
-            q = q_get(t_qty)
-            if q is None:
-                q = _parse_into(qtys, p_qty, t_qty)
-            s = s_get(t_store)
-            if s is None:
-                s = _parse_into(stores, p_store, t_store)
-            if p_id is None:
-                sid = None
-            else:
-                sid = own_ids.get(row[i_id])
-                if sid is None:
-                    sid = _parse_into(own_ids, p_id, row[i_id])
-            if not (d and p and q and s and sid is not False):
-                yield REJECT, (reader.line_num, row, explain(row, parsers))
-                continue
-            if sid is None:
-                key = f"{d}|{p[1]}|{s[1]}|{q}"
-                n = c_get(key)
-                if n is None:
-                    counter.first_seen(key)
-                    n = 0
-                counts[key] = n = n + 1
-                sid = f"{key}|{n}"
-            batch += (sid, d, p[0], q, s[0], t_date, t_ref, t_qty, t_store, reader.line_num)
-            size += 1
-            if size == rows_per_batch:
-                yield BATCH, batch
-                done += size
-                batch, size = list(head), 0
-                if done % PROGRESS_EVERY == 0:
-                    yield PROGRESS, feed.progress.bytes_read
+        while True:  # the for loop resumes after a line the csv module cannot read
+            try:
+                for row in reader:
+                    if len(row) != width:
+                        if not any(cell.strip() for cell in row):
+                            continue  # a blank line is not a row
+                        problem = field_count_problem(row, width)
+                        if problem:
+                            yield REJECT, (reader.line_num, row, problem)
+                            continue
+                    t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
+                    d = d_get(t_date)
+                    if d is None:
+                        d = _parse_into(dates, p_date, t_date)
+                    p = r_get(t_ref)
+                    if p is None:
+                        p = _parse_into(refs, p_ref, t_ref)
+                    q = q_get(t_qty)
+                    if q is None:
+                        q = _parse_into(qtys, p_qty, t_qty)
+                    s = s_get(t_store)
+                    if s is None:
+                        s = _parse_into(stores, p_store, t_store)
+                    if p_id is None:
+                        sid = None
+                    else:
+                        sid = own_ids.get(row[i_id])
+                        if sid is None:
+                            sid = _parse_into(own_ids, p_id, row[i_id])
+                    if not (d and p and q and s and sid is not False):
+                        yield REJECT, (reader.line_num, row, explain(row, parsers))
+                        continue
+                    if sid is None:
+                        key = f"{d}|{p[1]}|{s[1]}|{q}"
+                        n = c_get(key)
+                        if n is None:
+                            counter.first_seen(key)
+                            n = 0
+                        counts[key] = n = n + 1
+                        sid = f"{key}|{n}"
+                    batch += (sid, d, p[0], q, s[0], t_date, t_ref, t_qty, t_store, reader.line_num)
+                    size += 1
+                    if size == rows_per_batch:
+                        yield BATCH, batch
+                        done += size
+                        batch, size = list(head), 0
+                        if done % PROGRESS_EVERY == 0:
+                            yield PROGRESS, feed.progress.bytes_read
+                break
+            except csv.Error as exc:
+                yield REJECT, unreadable(reader.line_num, exc)
         if size:
             yield BATCH, batch
         yield PROGRESS, feed.progress.bytes_read

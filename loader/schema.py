@@ -8,6 +8,8 @@ column, the parsed value (typed column) and the text exactly as received (``raw_
 
 from __future__ import annotations
 
+import sqlite3
+
 from .feeds import FEEDS, FeedSpec
 
 AUDIT_DDL = """
@@ -28,7 +30,9 @@ create table if not exists loader_runs (
     etag            text,
     last_modified   text,
     loaded_at       text,               -- timestamp stamped on the rows this run inserted
-    error           text
+    error           text,
+    encoding        text,               -- how the body was decoded (utf-8-sig, utf-16, cp1252...)
+    date_order      text                -- sales: iso, dmy or mdy, as the dates were read
 );
 create index if not exists loader_runs_by_source on loader_runs (source, status, run_id);
 
@@ -89,6 +93,17 @@ def raw_table_ddl(spec: FeedSpec) -> str:
 DDL = AUDIT_DDL + "".join(raw_table_ddl(spec) for spec in FEEDS)
 
 
+# columns added after the first release: (table, column, declaration), added to older warehouses
+MIGRATIONS = (("loader_runs", "encoding", "text"), ("loader_runs", "date_order", "text"))
+
+
 def statements(ddl: str = DDL) -> list[str]:
-    """The DDL split into statements (no statement contains a ';' in a string or comment)."""
-    return [s for s in ddl.split(";") if s.strip()]
+    """The DDL split into complete statements (a ';' inside a comment does not split one)."""
+    out, pending = [], ""
+    for piece in ddl.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    return out

@@ -8,14 +8,17 @@ of the parsed values, so a price written '49,90' then '49.9' is not a change.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 
 from .audit import Rejects
-from .csvfile import CsvFeed, field_count_problem
+from .csvfile import CsvFeed, field_count_problem, unreadable
 from .errors import InvalidValue
 from .feeds import FeedSpec
 from .progress import Progress
+from .values import Limits
 
 
 def insert_statement(spec: FeedSpec) -> str:
@@ -42,6 +45,17 @@ def content_hash(typed: list[object], key_index: int) -> str:
     return hashlib.sha256("\x1f".join(map(repr, ordered)).encode()).hexdigest()
 
 
+def _rows(feed: CsvFeed, rejects: Rejects) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each row; a line the csv module cannot read is rejected."""
+    while True:
+        try:
+            for row in feed.rows:
+                yield feed.line_num, row
+            return
+        except csv.Error as exc:
+            rejects.add(*unreadable(feed.line_num, exc))
+
+
 def load_versions(
     con: sqlite3.Connection,
     spec: FeedSpec,
@@ -52,21 +66,21 @@ def load_versions(
     source: str,
     rejects: Rejects,
     progress: Progress,
+    limits: Limits,
 ) -> tuple[int, int]:
     """Append a new version of each key whose content changed; returns (inserted, duplicate).
 
     A key listed twice in one file with different content is ambiguous: the later line is
     rejected. Runs inside the caller's transaction.
     """
-    parsers = [(c.name, mapping[c.name], c.parser()) for c in spec.columns]
+    parsers = [(c.name, mapping[c.name], c.parser(limits)) for c in spec.columns]
     key_index = spec.field_names.index(spec.key)
     key_column = spec.column(spec.key).typed
     width = len(feed.header)
     seen: dict[str, tuple[str, int]] = {}  # key -> (content hash, line)
     new_rows: list[tuple] = []
     duplicates = 0
-    for row in feed.rows:
-        line = feed.line_num
+    for line, row in _rows(feed, rejects):
         if len(row) != width:
             if not any(cell.strip() for cell in row):
                 continue

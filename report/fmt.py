@@ -33,3 +33,16 @@ def date(value: str | dt.date | None) -> str:
         return "-"
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|!~"} | {"\n": " ", "\r": " "})
+
+
+def md(text: object) -> str:
+    """Text from the client's sheets, safe inside Markdown (and the HTML it renders to).
+
+    Every character with a meaning in Markdown or HTML is backslash-escaped: a '|' cannot
+    shift table columns, '<img src=...>' or '![](http://...)' are shown, never rendered or
+    fetched, and a line break cannot start a new block.
+    """
+    return str(text).translate(_MARKDOWN)

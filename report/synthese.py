@@ -71,23 +71,23 @@ def commentary(m: Marts) -> list[str]:
     if sold:
         best, worst = sold[0], sold[-1]
         lines.append(
-            f"**{best['product_name']}** est le produit le plus rentable : {fmt.euros(best['revenue'])}, "
+            f"**{fmt.md(best['product_name'])}** est le produit le plus rentable : {fmt.euros(best['revenue'])}, "
             f"soit {fmt.percent(best['revenue_share'])} du chiffre d'affaires ; le plus faible est "
-            f"**{worst['product_name']}** ({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
+            f"**{fmt.md(worst['product_name'])}** ({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
         )
-    unsold = [p["product_name"] for p in m.products if not p["units_sold"]]
+    unsold = [fmt.md(p["product_name"]) for p in m.products if not p["units_sold"]]
     if unsold:
         lines.append(f"Aucune vente sur la période pour : {', '.join(unsold)}.")
     if m.cities:
         best, worst = m.cities[0], m.cities[-1]
         lines.append(
-            f"**{best['city']}** mène les villes avec {fmt.euros(best['revenue'])} "
-            f"({fmt.percent(best['revenue_share'])}) ; **{worst['city']}** ferme la marche "
+            f"**{fmt.md(best['city'])}** mène les villes avec {fmt.euros(best['revenue'])} "
+            f"({fmt.percent(best['revenue_share'])}) ; **{fmt.md(worst['city'])}** ferme la marche "
             f"({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
         )
         per_employee = max(m.cities, key=lambda c: c["revenue_per_employee"] or 0)
         lines.append(
-            f"Meilleur chiffre d'affaires par salarié : **{per_employee['city']}** "
+            f"Meilleur chiffre d'affaires par salarié : **{fmt.md(per_employee['city'])}** "
             f"({fmt.euros(per_employee['revenue_per_employee'])} par salarié)."
         )
     halves = trend(m.daily)
@@ -104,7 +104,7 @@ def commentary(m: Marts) -> list[str]:
     if covered:
         tight = min(covered, key=lambda p: p["stock_cover_days"])
         lines.append(
-            f"Stock le plus tendu : **{tight['product_name']}**, {fmt.number(tight['stock'])} unités en stock, "
+            f"Stock le plus tendu : **{fmt.md(tight['product_name'])}**, {fmt.number(tight['stock'])} unités en stock, "
             f"soit {fmt.number(tight['stock_cover_days'])} jours de ventes au rythme observé."
         )
     if m.total["orphan_sales_count"]:
@@ -179,7 +179,7 @@ def table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
         "| " + " | ".join(headers) + " |",
         "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
     ]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
+    out += ["| " + " | ".join(fmt.md(cell) for cell in row) + " |" for row in rows]
     return out
 
 

@@ -100,6 +100,8 @@ class FeedServer:
                     self.connection.shutdown(2)
                     self.close_connection = True
                     return None
+                if fault in HOSTILE:
+                    return HOSTILE[fault](self, route)
                 if fault == "slow":
                     self.send_response(200)
                     self.send_header("Content-Type", route.content_type)
@@ -175,6 +177,89 @@ def load(db: Path, feeds: Path) -> None:
     finally:
         con.close()
     assert all(r.ok for r in results), results
+
+
+# --- hostile answers, for the fault suite (tests/faults) ------------------------------------
+
+
+def _raw(handler: BaseHTTPRequestHandler, head: dict[str, str], body: bytes, close: bool = True) -> None:
+    handler.send_response(200)
+    for name, value in head.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+    handler.wfile.flush()
+    if close:
+        handler.connection.shutdown(2)
+        handler.close_connection = True
+
+
+def _redirect(handler: BaseHTTPRequestHandler, location: str) -> None:
+    handler.send_response(302)
+    handler.send_header("Location", location)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def _gzip(body: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(body)
+
+
+HOSTILE = {
+    # no Content-Length, the connection closes in the middle of a line
+    "nolength-cut": lambda h, r: _raw(h, {"Content-Type": r.content_type}, r.body[:-1]),
+    # no Content-Length, the whole body: verifiable only by fetching it again
+    "nolength": lambda h, r: _raw(h, {"Content-Type": r.content_type}, r.body),
+    # gzip whose stream stops before its end marker, with a Content-Length that matches what is sent
+    "gzip-cut": lambda h, r: _raw(
+        h,
+        {
+            "Content-Type": r.content_type,
+            "Content-Encoding": "gzip",
+            "Content-Length": str(len(_gzip(r.body)) - 12),
+        },
+        _gzip(r.body)[:-12],
+        close=False,
+    ),
+    "gzip": lambda h, r: _raw(
+        h,
+        {
+            "Content-Type": r.content_type,
+            "Content-Encoding": "gzip",
+            "Content-Length": str(len(_gzip(r.body))),
+        },
+        _gzip(r.body),
+        close=False,
+    ),
+    # claims gzip, is plain text
+    "fake-gzip": lambda h, r: _raw(
+        h,
+        {"Content-Type": r.content_type, "Content-Encoding": "gzip", "Content-Length": str(len(r.body))},
+        r.body,
+        close=False,
+    ),
+    "redirect-file": lambda h, r: _redirect(h, "file:///etc/passwd"),
+    "redirect-loop": lambda h, r: _redirect(h, h.path),
+    # one byte every 50 ms, forever (bounded by the test's --max-seconds)
+    "drip": lambda h, r: _drip(h, r),
+}
+
+
+def _drip(handler: BaseHTTPRequestHandler, route: Route) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", route.content_type)
+    handler.send_header("Content-Length", str(len(route.body) * 100))
+    handler.end_headers()
+    try:
+        for _ in range(200):  # 10 s at most, then the handler gives up
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
+    except OSError:
+        pass
+    handler.close_connection = True
 
 
 # --- the loader, as a library and as a process --------------------------------------------

@@ -24,7 +24,7 @@ def test_rows_rejected_do_not_fail_the_cli_but_a_failed_feed_does(
     assert "rejected       1" in out and "loader_rejects" in out
     missing = server.url("/nope.csv")
     assert main(["--db", str(db), "--only", "sales", "--sales", missing, "--retries", "0"]) == 1
-    assert "FAILED" in capsys.readouterr().out
+    assert "FAILED" in capsys.readouterr().err
 
 
 def test_cli_help_documents_every_option() -> None:
@@ -81,6 +81,6 @@ def test_cli_unreachable_source_exits_non_zero_with_a_message(tmp_path: Path) ->
         "--retries",
         "0",
     )
-    out, _err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert "FAILED" in out and "unreachable" in out
+    assert "FAILED" in err and "unreachable" in err

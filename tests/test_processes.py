@@ -72,8 +72,8 @@ def test_a_killed_parser_process_fails_the_feed_and_changes_nothing(tmp_path: Pa
     assert children, "the loader never forked its parser"
     time.sleep(0.3)  # let it parse and send a few batches
     os.kill(children[0], signal.SIGKILL)
-    out, _err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert "FAILED" in out and "parser process died" in out
+    assert "FAILED" in err and "parser process died" in err
     assert scalar(db, "select count(*) from raw_sales") == 0
     assert scalar(db, "select status from loader_runs where feed = 'sales'") == "failed"

@@ -59,3 +59,10 @@ def test_headline(demo_warehouse: Path) -> None:
     out = run_module("report.headline", "--db", str(demo_warehouse)).stdout
     total = scalar(demo_warehouse, "select total_revenue from mart_revenue_total")
     assert fmt.euros(total) in out and "top products" in out
+
+
+def test_names_from_the_sheets_cannot_inject_markdown_or_html() -> None:
+    hostile = "Bol | 0 | <img src=http://evil/x.png> ![a](http://evil/y.png) **gras**"
+    escaped = fmt.md(hostile)
+    assert re.search(r"(?<!\\)[|<>!*\[\]]", escaped) is None, escaped  # every one escaped
+    assert "\n" not in fmt.md("ligne\n# titre")
