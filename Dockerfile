@@ -27,6 +27,7 @@ RUN useradd --create-home --uid 10001 app \
 COPY profiles.yml pyproject.toml ./
 COPY loader/ loader/
 COPY report/ report/
+COPY datasette_plugins/ datasette_plugins/
 COPY dbt_project/ dbt_project/
 
 USER app
