@@ -52,6 +52,9 @@ class FeedResult:
     rows_inserted: int = 0
     rows_duplicate: int = 0
     rows_rejected: int = 0
+    rows_retired: int = 0
+    rows_aged_out: int = 0
+    rows_restored: int = 0
     bytes: int = 0
     sha256: str | None = None
     etag: str | None = None
@@ -111,7 +114,8 @@ def finish_run(con: sqlite3.Connection, result: FeedResult, loaded_at: str) -> N
     """Write the final counts of a loading run, inside its transaction."""
     con.execute(
         "update loader_runs set finished_at = ?, loaded_at = ?, rows_read = ?, rows_inserted = ?, "
-        "rows_duplicate = ?, rows_rejected = ? where run_id = ?",
+        "rows_duplicate = ?, rows_rejected = ?, rows_retired = ?, rows_aged_out = ?, rows_restored = ? "
+        "where run_id = ?",
         (
             utc_now(),
             loaded_at,
@@ -119,6 +123,9 @@ def finish_run(con: sqlite3.Connection, result: FeedResult, loaded_at: str) -> N
             result.rows_inserted,
             result.rows_duplicate,
             result.rows_rejected,
+            result.rows_retired,
+            result.rows_aged_out,
+            result.rows_restored,
             result.run_id,
         ),
     )

@@ -16,6 +16,7 @@ from .db import add_db_argument, connect
 from .feeds import FEEDS
 from .fetch import HttpOptions
 from .load import LoadOptions, load_feeds
+from .snapshots import SnapshotPolicy
 from .values import DATE_FORMATS, Limits
 
 EPILOG = """\
@@ -101,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="plausible values (repeatable): min_date, max_date (default 2000-01-01 .. tomorrow), "
         "max_quantity (100000), max_stock (100000000), max_employees (1000000), max_price (1000000)",
     )
+    parser.add_argument(
+        "--on-missing",
+        choices=["retire", "keep"],
+        default=os.environ.get("LOADER_ON_MISSING") or "retire",
+        help="a sale missing from the sheet inside its dates: retire it (an edit or a deletion, the "
+        "default) or keep it (strictly append-only sheets) (env LOADER_ON_MISSING)",
+    )
+    parser.add_argument(
+        "--max-retire-share",
+        type=_share,
+        default=0.20,
+        help="refuse a load that would retire more than this share of the sheet's previous sales "
+        "for the same dates (0.20)",
+    )
+    parser.add_argument(
+        "--allow-retire", action="store_true", help="accept a load over --max-retire-share, or an empty sheet"
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text lines")
     parser.add_argument(
@@ -123,6 +141,13 @@ def _at_least(minimum: float, kind: type) -> Callable[[str], float]:
         return value
 
     return convert
+
+
+def _share(text: str) -> float:
+    value = _at_least(0.0, float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a share between 0 and 1")
+    return value
 
 
 def _positive(kind: type) -> Callable[[str], float]:
@@ -171,6 +196,11 @@ def format_result(result: FeedResult) -> str:
         f"{result.feed:<9} {result.status:<10} read {result.rows_read:>9,}  "
         f"inserted {result.rows_inserted:>9,}  already present {result.rows_duplicate:>9,}  "
         f"rejected {result.rows_rejected:>7,}  {result.seconds:7.2f}s"
+        + (
+            f"  retired {result.rows_retired:,}  aged out {result.rows_aged_out:,}  restored {result.rows_restored:,}"
+            if result.rows_retired or result.rows_aged_out or result.rows_restored
+            else ""
+        )
     )
 
 
@@ -204,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=limits,
         debug=args.debug,
         confine_to=Path(args.from_dir) if args.from_dir else None,
+        snapshot=SnapshotPolicy(args.on_missing, args.max_retire_share, args.allow_retire),
     )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -39,6 +39,7 @@ from .fetch import Fetched, HttpOptions, Validators, fetch
 from .progress import Progress
 from .sales import SalesOptions, load_sales
 from .sales_parser import date_order
+from .snapshots import SnapshotPolicy
 from .values import Limits
 from .versions import load_versions
 
@@ -54,6 +55,7 @@ class LoadOptions:
     parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a forked process
     limits: Limits = field(default_factory=Limits)  # plausible values (--limit NAME=VALUE)
     debug: bool = False  # let an unexpected exception through, with its traceback
+    snapshot: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # edits and deletions in the sheet
     confine_to: Path | None = None  # local sources must be regular files inside this folder (--from-dir)
 
 
@@ -138,6 +140,7 @@ def _fail(result: FeedResult, error: str) -> None:
     """A failed run stored nothing: its counts are zero whatever was parsed before the error."""
     result.status, result.error, result.run_id = "failed", error, None
     result.rows_read = result.rows_inserted = result.rows_duplicate = result.rows_rejected = 0
+    result.rows_retired = result.rows_aged_out = result.rows_restored = 0
 
 
 def _load_body(
@@ -186,8 +189,12 @@ def _load_body(
                         options.parallel_min_bytes,
                         options.limits,
                         result.encoding,
+                        options.snapshot,
+                        result.source,
                     )
-                    counts = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
+                    *counts, diff = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
+                    result.rows_retired, result.rows_aged_out = diff.retired, diff.aged_out
+                    result.rows_restored = diff.restored
                 rejects.flush()
                 result.rows_inserted, result.rows_duplicate = counts
                 result.rows_rejected = rejects.count

@@ -20,6 +20,7 @@ from .forked import run_forked
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
 from .sales_parser import BATCH, FIELDS_PER_ROW, REJECT, parse_sales
+from .snapshots import Snapshot, SnapshotDiff, SnapshotPolicy
 from .values import Limits
 
 ROWS_PER_STATEMENT = 64  # rows per multi-row INSERT: amortises the per-statement cost
@@ -41,6 +42,8 @@ class SalesOptions:
     parallel_min_bytes: int  # files this large are parsed in a forked process
     limits: Limits  # plausible values
     encoding: str  # of the file, decided by loader.csvfile.choose_encoding
+    snapshot: SnapshotPolicy  # what a line missing from the sheet means
+    source: str  # the feed's URL or path: snapshots are per source
 
 
 def insert_statement(rows: int) -> str:
@@ -59,23 +62,27 @@ def load_sales(
     rejects: Rejects,
     options: SalesOptions,
     progress: Progress,
-) -> tuple[int, int]:
-    """Insert the sales, skipping ids already stored; returns (inserted, duplicate).
+) -> tuple[int, int, SnapshotDiff]:
+    """Insert the sales, skipping ids already stored, then follow the sheet's edits
+    (loader.snapshots); returns (inserted, duplicate, what the snapshot retired or restored).
 
-    Runs in a savepoint: if the occurrence counter meets a file that is not in date order,
-    the attempt is rolled back and the file is read again with an unbounded counter.
+    The insert runs in a savepoint: if the occurrence counter meets a file that is not in date
+    order, the attempt is rolled back and the file is read again with an unbounded counter.
     """
+    snapshot = Snapshot(con, options.source)
 
     def attempt(max_keys: int | None) -> tuple[int, int]:
         with savepoint(con, "load_sales"):
             counter = OccurrenceCounter(max_keys)
-            return _insert_sales(con, path, mapping, run_id, rejects, options, progress, counter)
+            return _insert_sales(con, path, mapping, run_id, rejects, options, progress, counter, snapshot)
 
     try:
-        return attempt(options.occurrence_max_keys)
+        inserted, duplicate = attempt(options.occurrence_max_keys)
     except OutOfOrder:
         rejects.reset()
-        return attempt(None)  # an unbounded counter never evicts, so never raises OutOfOrder
+        snapshot.reset()
+        inserted, duplicate = attempt(None)  # an unbounded counter never evicts, so never raises
+    return inserted, duplicate, snapshot.apply(run_id, options.snapshot)
 
 
 def _insert_sales(
@@ -87,6 +94,7 @@ def _insert_sales(
     options: SalesOptions,
     progress: Progress,
     counter: OccurrenceCounter,
+    snapshot: Snapshot,
 ) -> tuple[int, int]:
     """One pass over the file: parse, then insert ROWS_PER_STATEMENT rows per statement."""
 
@@ -112,6 +120,7 @@ def _insert_sales(
         for kind, payload in run_forked(produce) if forked else produce():
             if kind == BATCH:
                 good += (len(payload) - 1) // FIELDS_PER_ROW
+                snapshot.add(payload[1::FIELDS_PER_ROW], payload[2::FIELDS_PER_ROW])
                 if len(payload) == full:
                     yield payload
                 else:

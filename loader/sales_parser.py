@@ -216,6 +216,8 @@ def parse_sales(
                             n = 0
                         counts[key] = n = n + 1
                         sid = f"{key}|{n}"
+                    else:  # the feed's own id, then the content: a row changed under its id is an edit
+                        sid = f"{sid}#{d}|{p[1]}|{s[1]}|{q}"
                     batch += (sid, d, p[0], q, s[0], t_date, t_ref, t_qty, t_store, reader.line_num)
                     size += 1
                     if size == rows_per_batch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import snapshots
 from .feeds import FEEDS, FeedSpec
 
 AUDIT_DDL = """
@@ -25,6 +26,9 @@ create table if not exists loader_runs (
     rows_inserted   integer not null default 0,
     rows_duplicate  integer not null default 0,
     rows_rejected   integer not null default 0,
+    rows_retired    integer not null default 0, -- sales: missing from the sheet inside its dates
+    rows_aged_out   integer not null default 0, -- sales: gone from a rolling window, kept live
+    rows_restored   integer not null default 0, -- sales: retired earlier, in the sheet again
     bytes           integer,
     sha256          text,
     etag            text,
@@ -90,11 +94,17 @@ def raw_table_ddl(spec: FeedSpec) -> str:
     )
 
 
-DDL = AUDIT_DDL + "".join(raw_table_ddl(spec) for spec in FEEDS)
+DDL = AUDIT_DDL + "".join(raw_table_ddl(spec) for spec in FEEDS) + snapshots.DDL
 
 
 # columns added after the first release: (table, column, declaration), added to older warehouses
-MIGRATIONS = (("loader_runs", "encoding", "text"), ("loader_runs", "date_order", "text"))
+MIGRATIONS = (
+    ("loader_runs", "encoding", "text"),
+    ("loader_runs", "date_order", "text"),
+    ("loader_runs", "rows_retired", "integer not null default 0"),
+    ("loader_runs", "rows_aged_out", "integer not null default 0"),
+    ("loader_runs", "rows_restored", "integer not null default 0"),
+)
 
 
 def statements(ddl: str = DDL) -> list[str]:

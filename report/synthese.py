@@ -30,6 +30,7 @@ class Marts:
     stores: list[sqlite3.Row]
     daily: list[sqlite3.Row]
     runs: list[sqlite3.Row]
+    corrections: dict[str, int]  # edit / deletion -> how many the sheet had
 
 
 def read_marts(con: sqlite3.Connection) -> Marts:
@@ -50,6 +51,11 @@ def read_marts(con: sqlite3.Connection) -> Marts:
         runs=rows(
             "select feed, source, max(loaded_at) as loaded_at from loader_runs "
             "where status = 'loaded' group by feed, source order by feed"
+        ),
+        corrections=dict(
+            con.execute(
+                "select correction_type, count(*) from mart_sales_corrections group by correction_type"
+            )
         ),
     )
 
@@ -111,6 +117,14 @@ def commentary(m: Marts) -> list[str]:
         lines.append(
             f"{fmt.number(m.total['orphan_sales_count'])} ventes citent un produit ou un magasin absent des "
             "référentiels : elles sont écartées des chiffres ci-dessus et listées dans `fct_sales_orphans`."
+        )
+    edits, deletions = m.corrections.get("edit", 0), m.corrections.get("deletion", 0)
+    if edits or deletions:
+        lines.append(
+            f"La feuille des ventes a été corrigée sur la période : {fmt.number(edits)} ligne(s) modifiée(s) "
+            f"et {fmt.number(deletions)} supprimée(s). Les chiffres ci-dessus tiennent compte de ces "
+            "corrections (une vente corrigée n'est comptée qu'une fois) ; le détail, avec la quantité avant "
+            "et après chaque correction, est dans la table `mart_sales_corrections`."
         )
     return lines
 

@@ -15,7 +15,7 @@ from helpers import CLIENT_DATA, dbt, dbt_target, load, query, scalar
 from loader.generate import generate
 
 # columns that record when a row was built, not what it says: they differ between builds by design
-BUILD_METADATA = {"built_at"}
+BUILD_METADATA = {"built_at", "horizon_run_id"}
 # one row per dbt run by design, so two histories of builds never match
 HISTORY_MODELS = {"mart_results_history"}
 

@@ -109,7 +109,8 @@ def test_sale_id_can_come_from_the_feed(server: FeedServer, db: Path) -> None:
     url = server.serve("/ventes.csv", body)
     result = run(db, LoadOptions(http=FAST, sales_id_column="id vente"), sales=url)["sales"]
     assert (result.rows_inserted, result.rows_duplicate) == (2, 1)
-    assert sorted(sales_ids(db)) == ["V1", "V2"]
+    # the feed's id, then the content: a row changed under the same id is a new sale (an edit)
+    assert sorted(sales_ids(db)) == ["V1#2023-06-01|REF001|1|2", "V2#2023-06-01|REF001|1|2"]
 
 
 def test_unordered_file_beyond_the_counter_budget_gets_the_same_ids(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key='sale_id',
         on_schema_change='fail',
-        post_hook=[unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at'), plain_index('load_run_id')]
+        post_hook=[
+            unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at'), plain_index('load_run_id'),
+            "delete from {{ this }} where sale_id in (select sale_id from {{ ref('int_sales_retired') }})"
+        ]
     )
 }}
 
@@ -13,7 +16,9 @@
   horizon that this table does not hold (an anti-join on its unique sale_id index) is examined,
   so a sale kept out because its product or store was unknown comes in as soon as they are
   known, whatever order the loader committed them in. Rows carry the dbt run that wrote them
-  (built_at) so that downstream incremental models know what changed.
+  (built_at) so that downstream incremental models know what changed. A sale the sheet retired
+  (a deletion, or the old side of an edit) leaves at the next build (post-hook); if the sheet
+  lists it again, the anti-join brings it back.
 -#}
 
 with

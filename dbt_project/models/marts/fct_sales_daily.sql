@@ -2,16 +2,26 @@
     config(
         materialized='incremental',
         unique_key='daily_key',
-        on_schema_change='fail',
-        post_hook=[unique_index('daily_key')]
+        on_schema_change='append_new_columns',
+        post_hook=[
+            unique_index('daily_key'),
+            "delete from {{ this }} where not exists (
+                select 1 from {{ ref('fct_sales') }} as f
+                where f.sale_date = {{ this }}.sale_date and f.product_id = {{ this }}.product_id
+                    and f.store_id = {{ this }}.store_id)"
+        ]
     )
 }}
 
 {#-
   fct_sales at the grain of a day, a product and a store: the small fact every analysis mart
   reads, so that marts stay cheap to rebuild whatever the size of fct_sales. Incremental by
-  day: a run recomputes only the days that received new fct_sales rows since it last ran.
+  day: a run recomputes only the days that received new fct_sales rows since it last ran, and
+  the days of sales the sheet retired since (their groups may be gone: the post-hook deletes
+  groups fct_sales no longer has). horizon_run_id records the build horizon of each row.
 -#}
+
+-- depends_on: {{ ref('int_sales_retired') }}, {{ ref('stg_sales') }} (read by incremental runs only)
 
 with
 
@@ -32,11 +42,32 @@ newly_built as (
 
 ),
 
+retired as (
+
+    select * from {{ ref('int_sales_retired') }}
+
+),
+
+raw_sales as (
+
+    select * from {{ ref('stg_sales') }}
+
+),
+
 changed_days as (
 
     select distinct newly_built.sale_date from newly_built
     -- coalesce: after a first build with no sales, every day is new
     where newly_built.built_at > (select coalesce(max(already.built_at), '') from {{ this }} as already)
+
+    union
+
+    select raw_sales.sale_date
+    from retired
+    inner join raw_sales on retired.sale_id = raw_sales.sale_id
+    where retired.retired_by_run_id > (
+            select coalesce(max(already.horizon_run_id), 0) from {{ this }} as already
+        )
 
 ),
 {% endif %}
@@ -51,7 +82,8 @@ aggregated as (
         count(*) as sales_count,
         sum(quantity) as units_sold,
         sum(revenue) as revenue,
-        '{{ run_started_at.isoformat() }}' as built_at
+        '{{ run_started_at.isoformat() }}' as built_at,
+        (select h.loader_run_id from {{ build_horizon_relation() }} as h) as horizon_run_id
 
     from sales
     {% if is_incremental() %}

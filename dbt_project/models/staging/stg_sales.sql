@@ -14,7 +14,8 @@ renamed as (
         trim(product_ref) as product_id,
         trim(store_id) as store_id,
         cast(quantity as integer) as quantity,
-        load_run_id
+        load_run_id,
+        line_number
 
     from source
 
