@@ -5,10 +5,14 @@
         on_schema_change='append_new_columns',
         post_hook=[
             unique_index('daily_key'),
-            "delete from {{ this }} where not exists (
-                select 1 from {{ ref('fct_sales') }} as f
-                where f.sale_date = {{ this }}.sale_date and f.product_id = {{ this }}.product_id
-                    and f.store_id = {{ this }}.store_id)"
+            "delete from {{ this }}
+             where sale_date in (
+                    select s.sale_date from {{ ref('int_sales_retired') }} as r
+                    inner join {{ ref('stg_sales') }} as s on r.sale_id = s.sale_id)
+                and not exists (
+                    select 1 from {{ ref('fct_sales') }} as f
+                    where f.sale_date = {{ this }}.sale_date and f.product_id = {{ this }}.product_id
+                        and f.store_id = {{ this }}.store_id)"
         ]
     )
 }}
@@ -17,8 +21,8 @@
   fct_sales at the grain of a day, a product and a store: the small fact every analysis mart
   reads, so that marts stay cheap to rebuild whatever the size of fct_sales. Incremental by
   day: a run recomputes only the days that received new fct_sales rows since it last ran, and
-  the days of sales the sheet retired since (their groups may be gone: the post-hook deletes
-  groups fct_sales no longer has). horizon_run_id records the build horizon of each row.
+  the days of sales the sheet retired since (their groups may be gone: the post-hook deletes,
+  on the days of retired sales only, the groups fct_sales no longer has). horizon_run_id records the build horizon of each row.
 -#}
 
 -- depends_on: {{ ref('int_sales_retired') }}, {{ ref('stg_sales') }} (read by incremental runs only)

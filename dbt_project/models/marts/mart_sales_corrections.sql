@@ -16,8 +16,16 @@ retired as (
 
 ),
 
-sales as (
+old_sales as (
 
+    select * from {{ ref('stg_sales') }}
+
+),
+
+new_sales as (
+
+    -- a second import of the same model: each is read once, so SQLite probes raw_sales by key
+    -- instead of copying it whole
     select * from {{ ref('stg_sales') }}
 
 ),
@@ -45,9 +53,9 @@ corrections as (
         case when new_sale.sale_id is null then 'deletion' else 'edit' end as correction_type
 
     from retired
-    inner join sales as old_sale on retired.sale_id = old_sale.sale_id
+    inner join old_sales as old_sale on retired.sale_id = old_sale.sale_id
     inner join load_runs on retired.retired_by_run_id = load_runs.load_run_id
-    left join sales as new_sale
+    left join new_sales as new_sale
         on
             retired.retired_by_run_id = new_sale.load_run_id
             and old_sale.line_number = new_sale.line_number
