@@ -13,8 +13,6 @@ import os
 import resource
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,6 @@ import pytest
 from helpers import (
     FAST,
     PRODUCTS_HEADER,
-    ROOT,
     SALES_HEADER,
     STORES_HEADER,
     FeedServer,
@@ -32,6 +29,7 @@ from helpers import (
     run,
     scalar,
     snapshot,
+    spawn_loader,
 )
 
 from loader import LoadOptions, connect, load_feeds
@@ -235,17 +233,6 @@ def test_when_not_even_the_audit_row_fits_the_user_is_told(tmp_path: Path, db: P
     assert scalar(db, "select count(*) from loader_runs where batch_id != 'filler'") == 0
 
 
-def loader_process(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "loader", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
 def test_a_full_temp_folder_is_an_audited_failure(server: FeedServer, tmp_path: Path, db: Path) -> None:
     url = server.serve("/v.csv", csv_body(SALES_HEADER, SALES * 30_000))  # ~2 MB
 
@@ -253,7 +240,7 @@ def test_a_full_temp_folder_is_an_audited_failure(server: FeedServer, tmp_path: 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
-    proc = loader_process("--db", str(db), "--only", "sales", "--sales", url, preexec_fn=small_files)
+    proc = spawn_loader("--db", str(db), "--only", "sales", "--sales", url, preexec_fn=small_files)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, (out, err)
     assert "cannot write the download" in err and "Traceback" not in err
@@ -265,7 +252,7 @@ def test_sigterm_rolls_back_cleans_up_and_exits_143(tmp_path: Path, db: Path) ->
     temp.mkdir()
     generate(feeds, days=200, rows=600_000)
     env = {**os.environ, "TMPDIR": str(temp)}
-    proc = loader_process(
+    proc = spawn_loader(
         "--db", str(db), "--only", "sales", "--sales", f"file://{feeds / 'ventes.csv'}", env=env
     )
     wal = Path(f"{db}-wal")
@@ -288,7 +275,7 @@ def test_sigterm_rolls_back_cleans_up_and_exits_143(tmp_path: Path, db: Path) ->
     ids=lambda a: " ".join(a),
 )  # fmt: skip
 def test_invalid_option_values_are_usage_errors(args: list[str], db: Path) -> None:
-    proc = loader_process("--db", str(db), *args)
+    proc = spawn_loader("--db", str(db), *args)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "usage:" in err and "Traceback" not in err
 
@@ -299,7 +286,7 @@ def test_from_dir_reads_regular_files_inside_the_folder_only(tmp_path: Path, db:
     secret.write_text("root:x:0:0:the first line of a private file\n")
     (feeds / "produits.csv").unlink()
     (feeds / "produits.csv").symlink_to(secret)
-    proc = loader_process("--db", str(db), "--from-dir", str(feeds))
+    proc = spawn_loader("--db", str(db), "--from-dir", str(feeds))
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "outside" in err
     errors = " ".join(r[0] or "" for r in query(db, "select error from loader_runs"))
