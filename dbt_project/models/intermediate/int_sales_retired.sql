@@ -1,7 +1,11 @@
+{{ config(materialized='table', post_hook=[unique_index('sale_id')]) }}
+
 {#-
   The sales retired as of the build horizon: those whose latest event up to the horizon is a
   retirement (the sheet no longer lists them inside its dates). Small: one row per deleted or
-  edited line. int_sales_loaded leaves them out, fct_sales deletes them (post-hook).
+  edited line. int_sales_loaded leaves them out, fct_sales deletes them (post-hook). A table
+  with a unique index rather than a view: int_sales_loaded probes it once per sale (with 10,000
+  retirements in a 1M-sale warehouse, 0.6 s instead of 4.4 s to read int_sales_loaded).
 -#}
 
 with
