@@ -38,7 +38,7 @@ def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[
         while True:
             try:
                 kind, payload = receiver.recv()
-            except EOFError:
+            except (EOFError, OSError):  # OSError: killed in the middle of a message
                 child.join()
                 raise ParserDied(
                     f"the parser process died (exit code {child.exitcode}): was it killed for lack of "
