@@ -31,27 +31,28 @@ class Body:
         self._digest = hashlib.sha256()
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self.size = 0
-        self.invalid_at: int | None = None
+        self._invalid_at: int | None = None
 
     def add(self, chunk: bytes) -> None:
         self._digest.update(chunk)
-        if self.invalid_at is None:
+        if self._invalid_at is None:
             try:
                 self._utf8.decode(chunk)
             except UnicodeDecodeError as exc:
-                self.invalid_at = self.size + max(exc.start, 0)
+                self._invalid_at = self.size + max(exc.start, 0)
         self.size += len(chunk)
 
-    def finish(self) -> None:
-        if self.invalid_at is None:
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def first_invalid_utf8(self) -> int | None:
+        """Byte offset where the body stops being UTF-8 (a sequence cut at the end counts); None if valid."""
+        if self._invalid_at is None:
             try:
                 self._utf8.decode(b"", final=True)
             except UnicodeDecodeError:
-                self.invalid_at = self.size
-
-    def sha256(self) -> str:
-        self.finish()
-        return self._digest.hexdigest()
+                self._invalid_at = self.size
+        return self._invalid_at
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ def _local(source: str, confine_to: Path | None = None) -> Fetched:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             body.add(chunk)
-    return Fetched(path=path, size=body.size, sha256=body.sha256(), first_invalid_utf8=body.invalid_at)
+    return Fetched(
+        path=path, size=body.size, sha256=body.sha256(), first_invalid_utf8=body.first_invalid_utf8()
+    )
 
 
 def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions) -> Fetched:
@@ -121,9 +123,9 @@ def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions
         for attempt in range(options.retries + 1):
             try:
                 fetched = _get_once(http, url, dest, headers, options, deadline)
-                if fetched.path is not None and not fetched.verified:
+                if fetched.result.path is not None and not fetched.verified:
                     again = _get_once(http, url, dest.with_suffix(".check"), headers, options, deadline)
-                    if again.sha256 != fetched.sha256:
+                    if again.result.sha256 != fetched.result.sha256:
                         raise _Retryable("the body has no length and two downloads differ")
                 return fetched.result
             except _Retryable as exc:
@@ -145,14 +147,6 @@ def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions
 class _Attempt:
     result: Fetched
     verified: bool  # the received length was checked against the declared one
-
-    @property
-    def path(self) -> Path | None:
-        return self.result.path
-
-    @property
-    def sha256(self) -> str | None:
-        return self.result.sha256
 
 
 def _get_once(
@@ -193,7 +187,7 @@ def _get_once(
                 etag=resp.headers.get("ETag"),
                 last_modified=resp.headers.get("Last-Modified"),
                 charset=received.charset,
-                first_invalid_utf8=received.body.invalid_at,
+                first_invalid_utf8=received.body.first_invalid_utf8(),
             )
             return _Attempt(result, received.verified)
     except Truncated as exc:

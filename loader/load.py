@@ -200,8 +200,5 @@ def _load_body(
                 result.rows_rejected = rejects.count
                 result.rows_read = sum((*counts, rejects.count))
                 finish_run(con, result, loaded_at)
-        except BaseException:
-            result.status = "failed"
-            raise
         finally:
             progress.close()

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .csvfile import field_count_problem, open_csv, unreadable
+from .csvfile import field_count_problem, open_csv, readable_rows, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
@@ -43,7 +43,7 @@ def date_order(configured: str | None, path: Path, column: int, encoding: str) -
             raise FeedError(f"unknown --date-format {configured!r}: use one of {', '.join(DATE_FORMATS)}")
         return DATE_FORMATS[configured]
     with open_csv(path, encoding) as feed:
-        for row in _readable(feed.rows):
+        for row in readable_rows(feed):
             text = row[column].strip() if len(row) > column else ""
             if slash_date_parts(text):
                 return _detect_slash_order(path, column, encoding)
@@ -54,7 +54,7 @@ def date_order(configured: str | None, path: Path, column: int, encoding: str) -
 
 def _detect_slash_order(path: Path, column: int, encoding: str) -> str:
     with open_csv(path, encoding) as feed:
-        for row in _readable(feed.rows):
+        for row in readable_rows(feed):
             parts = slash_date_parts(row[column]) if len(row) > column else None
             if parts and parts[0] > 12:
                 return "dmy"
@@ -78,16 +78,6 @@ class DateParser:
             self.order = _detect_slash_order(self._path, self._column, self._encoding)
         day = parse_date(text, None if self.order == "iso" else self.order)
         return plausible_date(day, text, self._limits)
-
-
-def _readable(rows: Iterator[list[str]]) -> Iterator[list[str]]:
-    """The rows the csv module can read, skipping the ones it cannot (they are rejected elsewhere)."""
-    while True:
-        try:
-            yield from rows
-            return
-        except csv.Error:
-            continue
 
 
 def sales_parsers(

@@ -135,16 +135,8 @@ class Snapshot:
         diff = SnapshotDiff(aged_out=len(aged))
         if in_window and policy.on_missing == "retire":
             self._guard(len(in_window), first, policy)
-            con.executemany(
-                "insert into raw_sales_events (sale_id, run_id, event, reason) values (?, ?, 'retired', ?)",
-                [(sale_id, run_id, "missing from the sheet") for sale_id in in_window],
-            )
-            diff.retired = len(in_window)
-        con.executemany(
-            "insert into raw_sales_events (sale_id, run_id, event, reason) values (?, ?, 'restored', ?)",
-            [(sale_id, run_id, "in the sheet again") for sale_id in restored],
-        )
-        diff.restored = len(restored)
+            diff.retired = self._record(in_window, run_id, "retired", "missing from the sheet")
+        diff.restored = self._record(restored, run_id, "restored", "in the sheet again")
         con.executemany(
             "delete from sales_snapshot where source_id = ? and sale_id = ?",
             [(source, s) for s, _ in missing],
@@ -154,6 +146,14 @@ class Snapshot:
             (source,),
         )
         return diff
+
+    def _record(self, sale_ids: list[str], run_id: int, event: str, reason: str) -> int:
+        """Append one event per sale to raw_sales_events; returns how many."""
+        self._con.executemany(
+            "insert into raw_sales_events (sale_id, run_id, event, reason) values (?, ?, ?, ?)",
+            [(sale_id, run_id, event, reason) for sale_id in sale_ids],
+        )
+        return len(sale_ids)
 
     def _guard(self, retiring: int, first: str, policy: SnapshotPolicy) -> None:
         if policy.allow_retire:

@@ -8,13 +8,11 @@ of the parsed values, so a price written '49,90' then '49.9' is not a change.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 
 from .audit import Rejects
-from .csvfile import CsvFeed, field_count_problem, unreadable
+from .csvfile import CsvFeed, field_count_problem, readable_rows
 from .errors import InvalidValue
 from .feeds import FeedSpec
 from .progress import Progress
@@ -45,17 +43,6 @@ def content_hash(typed: list[object], key_index: int) -> str:
     return hashlib.sha256("\x1f".join(map(repr, ordered)).encode()).hexdigest()
 
 
-def _rows(feed: CsvFeed, rejects: Rejects) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each row; a line the csv module cannot read is rejected."""
-    while True:
-        try:
-            for row in feed.rows:
-                yield feed.line_num, row
-            return
-        except csv.Error as exc:
-            rejects.add(*unreadable(feed.line_num, exc))
-
-
 def load_versions(
     con: sqlite3.Connection,
     spec: FeedSpec,
@@ -80,7 +67,8 @@ def load_versions(
     seen: dict[str, tuple[str, int]] = {}  # key -> (content hash, line)
     new_rows: list[tuple] = []
     duplicates = 0
-    for line, row in _rows(feed, rejects):
+    for row in readable_rows(feed, rejects.add):
+        line = feed.line_num
         if len(row) != width:
             if not any(cell.strip() for cell in row):
                 continue
