@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout_s)
     con.execute(f"pragma busy_timeout = {int(busy_timeout_s * 1000)}")
-    con.execute("pragma journal_mode = wal")
+    _switch_to_wal(con, busy_timeout_s)
     con.execute("pragma synchronous = normal")
     con.execute("pragma cache_size = -32768")  # 32 MiB page cache: rows arrive in near key order
     con.execute("pragma temp_store = file")
@@ -43,6 +44,23 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
             if column not in {row[1] for row in con.execute(f"pragma table_info({table})")}:
                 con.execute(f"alter table {table} add column {column} {declaration}")
     return con
+
+
+def _switch_to_wal(con: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """``pragma journal_mode = wal``, waiting like the busy timeout does.
+
+    SQLite does not call the busy handler for a journal-mode change: two loaders creating the
+    same new warehouse at once got "database is locked" at once. Retried until the timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            con.execute("pragma journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 @contextlib.contextmanager
