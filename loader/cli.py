@@ -46,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_load_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text lines")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    return parser
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The warehouse, the sources and every loading option: shared with ``python -m pipeline``."""
     add_db_argument(parser, "SQLite warehouse file, created if missing")
     for spec in FEEDS:
         parser.add_argument(f"--{spec.name}", metavar="SRC", help=f"{spec.name} feed (env {spec.env_var})")
@@ -120,14 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-retire", action="store_true", help="accept a load over --max-retire-share, or an empty sheet"
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text lines")
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
-    return parser
 
 
 def _at_least(minimum: float, kind: type) -> Callable[[str], float]:
@@ -211,14 +216,15 @@ def peak_rss_mb() -> dict[str, float]:
     return {"loader": round(own, 1), "parser_process": round(child, 1)}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def load_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, progress: bool = False
+) -> LoadOptions:
+    """The :class:`LoadOptions` of parsed :func:`add_load_arguments` (a bad --limit exits 2)."""
     try:
         limits = Limits.parse(args.limit)
     except ValueError as exc:
         parser.error(f"--limit {exc}")
-    options = LoadOptions(
+    return LoadOptions(
         force=args.force,
         date_format=args.date_format,
         sales_id_column=args.sales_id_column,
@@ -230,12 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_seconds=args.max_seconds,
             max_bytes=args.max_bytes,
         ),
-        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        progress=progress,
         limits=limits,
         debug=args.debug,
         confine_to=Path(args.from_dir) if args.from_dir else None,
         snapshot=SnapshotPolicy(args.on_missing, args.max_retire_share, args.allow_retire),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = load_options(parser, args, sys.stderr.isatty() if args.progress is None else args.progress)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _run(args, options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +32,60 @@ def run_dbt(db: Path, work: Path, *args: str, capture: bool = True) -> subproces
     """``dbt <args>`` on ``db``; the caller checks the return code."""
     command = [str(DBT), "--no-use-colors", *args, "--project-dir", "dbt_project", "--profiles-dir", "."]
     return subprocess.run(command, cwd=ROOT, env=dbt_env(db, work), capture_output=capture, text=True)
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    summary: str  # e.g. "24 models, 131 tests ok" or what failed
+
+
+class WarmDbt:
+    """``dbt build`` through dbt's programmatic runner, with the project parsed once.
+
+    The refresh service is a long-lived process: importing dbt and parsing the project cost
+    seconds, paid at the first build only; later builds reuse the parsed manifest. The
+    project files do not change under a running service (they are in the image), so the
+    manifest cannot go stale. dbt reads the warehouse path from ``WAREHOUSE_DB`` (profiles.yml):
+    this process exists to refresh one warehouse, so the variable is set for it here.
+    """
+
+    def __init__(self, db: Path):
+        os.environ["WAREHOUSE_DB"] = str(Path(db).resolve())
+        os.environ.setdefault("DBT_SQLITE_SCHEMA_DIR", str(Path(db).resolve().parent / "dbt_schemas"))
+        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        self._args = ["--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT)]
+        self._runner = None
+
+    def _warm_runner(self):  # -> dbtRunner
+        from dbt.cli.main import dbtRunner  # seconds to import: only when a build is needed
+
+        if self._runner is None:
+            parsed = dbtRunner().invoke(["--quiet", "--no-use-colors", "parse", *self._args])
+            if not parsed.success:
+                raise RuntimeError(f"dbt could not parse the project: {parsed.exception}")
+            self._runner = dbtRunner(manifest=parsed.result)
+        return self._runner
+
+    def build(self) -> BuildResult:
+        """An incremental ``dbt build`` (models, then their tests, in dependency order)."""
+        try:
+            result = self._warm_runner().invoke(["--quiet", "--no-use-colors", "build", *self._args])
+        except RuntimeError as exc:
+            return BuildResult(False, str(exc))
+        if isinstance(result.exception, KeyboardInterrupt):  # dbt cancelled its query: pass it on
+            raise result.exception
+        if result.exception is not None and result.result is None:
+            return BuildResult(False, f"dbt failed: {result.exception}")
+        return BuildResult(result.success, _summary(result.result.results))
+
+
+def _summary(results: list) -> str:
+    bad = [r for r in results if str(r.status) in ("error", "fail", "runtime error")]
+    skipped = sum(1 for r in results if str(r.status) == "skipped")
+    if not bad:
+        models = sum(1 for r in results if r.node.resource_type == "model")
+        return f"{models} models built, {len(results) - models} tests passed"
+    shown = "; ".join(f"{r.node.name}: {(r.message or str(r.status))[:160]}" for r in bad[:3])
+    more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+    return f"{len(bad)} failed, {skipped} skipped: {shown}{more}"

@@ -41,7 +41,7 @@ def read_marts(con: sqlite3.Connection) -> Marts:
 
     total = con.execute("select * from mart_revenue_total").fetchone()
     if total is None or not total["sales_count"]:
-        raise SystemExit("no sales in the marts: run the loader and dbt build first")
+        raise WarehouseUnavailable("no sales in the marts: run the loader and dbt build first")
     return Marts(
         total=total,
         products=rows("select * from mart_sales_by_product order by rank, product_id"),
@@ -387,13 +387,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-label", help="what the data is, in French (default: the sources loaded)")
     args = parser.parse_args(argv)
     try:
-        with read_only(args.db, "run the loader and dbt build first") as con:
-            marts = read_marts(con)
+        sheet = write_sheet(args.db, args.out, dt.date.today(), args.data_label)
     except WarehouseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    files = charts(marts, args.out / CHART_DIR)
-    sheet = args.out / "fiche_synthese.md"
-    sheet.write_text(render(marts, files, dt.date.today(), args.data_label), encoding="utf-8")
-    print(f"wrote {sheet} and {len(files)} charts in {args.out / CHART_DIR}")
+    print(f"wrote {sheet} and its charts in {args.out / CHART_DIR}")
     return 0
+
+
+def write_sheet(db: str | Path, out: Path, generated: dt.date, data_label: str | None = None) -> Path:
+    """Write out/fiche_synthese.md and its charts from the built warehouse ``db``.
+
+    The sheet is written to a temporary name and renamed: a reader never sees half a sheet.
+    """
+    with read_only(db, "run the loader and dbt build first") as con:
+        marts = read_marts(con)
+    files = charts(marts, out / CHART_DIR)
+    sheet = out / "fiche_synthese.md"
+    partial = sheet.with_suffix(".md.partial")
+    partial.write_text(render(marts, files, generated, data_label), encoding="utf-8")
+    partial.replace(sheet)
+    return sheet

@@ -3,6 +3,7 @@ demand, query helpers on a real SQLite file, and dbt run on a test warehouse as 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -322,3 +323,32 @@ def run_module(module: str, *args: str) -> subprocess.CompletedProcess:
     )
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+class WebhookReceiver:
+    """A loopback endpoint that records the JSON bodies POSTed to it (the alerts' webhook)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.messages.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def events(self) -> list[str]:
+        return [m["event"] for m in self.messages]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

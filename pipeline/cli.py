@@ -1,0 +1,178 @@
+"""``python -m pipeline run | watch | serve | health``: the live system's entry points.
+
+A thin shell: ``run`` is one :func:`pipeline.refresh.refresh_once`, ``watch`` is
+:func:`pipeline.watch.watch`, ``serve`` is :func:`pipeline.serve.serve`, ``health`` reads the
+last successful refresh. Sources and loading options are the loader's own (same flags, same
+environment variables), so whatever ``python -m loader`` loads, ``pipeline run`` refreshes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from loader.cli import _positive, add_load_arguments, load_options, resolve_sources
+from loader.db import add_db_argument
+
+from .alerts import Alerts
+from .events import EventLog
+from .lock import AlreadyRunning, single_instance
+from .refresh import RefreshConfig, refresh_once
+
+EPILOG = """\
+environment: REFRESH_INTERVAL (seconds between polls, 60), ALERT_AFTER (seconds without a
+successful refresh before the data_stale alert and an unhealthy healthcheck: 3 intervals),
+ALERT_WEBHOOK_URL (POST a JSON message on failure, recovery and staleness), REPORT_DIR (where
+the synthesis sheet goes: <warehouse folder>/report), LOG_FORMAT (text or json), and the
+loader's LOADER_SALES_URL, LOADER_PRODUCTS_URL, LOADER_STORES_URL.
+
+exit status: run: 0 refreshed or unchanged, 1 failed, 143/130 interrupted; watch: 0 when stopped
+by SIGTERM or Ctrl-C, 1 when another refresh holds the lock; health: 0 healthy, 1 not.
+"""
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return _positive(float)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"error: environment variable {name}: {exc}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Keep the warehouse, its marts, the synthesis sheet and the dashboard current.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    refreshing = argparse.ArgumentParser(add_help=False)
+    add_load_arguments(refreshing)
+    refreshing.add_argument(
+        "--report-dir",
+        type=Path,
+        default=os.environ.get("REPORT_DIR") or None,
+        help="folder of the synthesis sheet (env REPORT_DIR; default: <warehouse folder>/report)",
+    )
+    refreshing.add_argument("--no-report", action="store_true", help="do not write the synthesis sheet")
+    refreshing.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("LOG_FORMAT") or "text",
+        help="one line per event, as text or JSON (env LOG_FORMAT)",
+    )
+
+    commands.add_parser(
+        "run",
+        parents=[refreshing],
+        help="one refresh: load the feeds, dbt build if anything changed, write the synthesis sheet",
+    )
+    interval = _env_number("REFRESH_INTERVAL", 60.0)
+    watch = commands.add_parser(
+        "watch", parents=[refreshing], help="refresh every --interval seconds, forever"
+    )
+    watch.add_argument(
+        "--interval",
+        type=_positive(float),
+        default=interval,
+        help=f"seconds between polls (env REFRESH_INTERVAL, {interval:g})",
+    )
+    watch.add_argument(
+        "--alert-after",
+        type=_positive(float),
+        default=_env_number("ALERT_AFTER", 0) or None,
+        help="seconds without a successful refresh before alerting (env ALERT_AFTER; 3 intervals)",
+    )
+    watch.add_argument(
+        "--max-backoff", type=_positive(float), default=900.0, help="longest wait after failures, s (900)"
+    )
+    watch.add_argument(
+        "--alert-webhook",
+        default=os.environ.get("ALERT_WEBHOOK_URL") or None,
+        metavar="URL",
+        help="POST a JSON message here on failure, recovery and staleness (env ALERT_WEBHOOK_URL)",
+    )
+
+    serve = commands.add_parser("serve", help="the storage service: Datasette and the French dashboard")
+    add_db_argument(serve, "the warehouse to serve (read-only)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8001, help="port (8001)")
+
+    health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
+    add_db_argument(health, "the warehouse")
+    health.add_argument(
+        "--max-age",
+        type=_positive(float),
+        default=_env_number("ALERT_AFTER", 0) or 3 * interval,
+        help="seconds (env ALERT_AFTER; default 3 x REFRESH_INTERVAL)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(Path(args.db), args.host, args.port)
+    if args.command == "health":
+        from .health import health
+
+        return health(Path(args.db), args.max_age)
+    return _refresh_command(parser, args)
+
+
+def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    db = Path(args.db)
+    config = RefreshConfig(
+        db=db,
+        sources=resolve_sources(args),
+        load=load_options(parser, args),
+        report_dir=None if args.no_report else (args.report_dir or db.parent / "report"),
+        command=args.command,
+    )
+    log = EventLog(args.log_format)
+    try:
+        with single_instance(db):
+            if args.command == "watch":
+                return _watch(config, args, log)
+            return _run_once(config, log)
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_once(config: RefreshConfig, log: EventLog) -> int:
+    import signal
+
+    from .dbt_runner import WarmDbt
+    from .watch import Stop, Stopper, log_refresh
+
+    stopper = Stopper()
+    stopper.install()
+    try:
+        with stopper.step():
+            refresh = refresh_once(config, WarmDbt(config.db), log)
+    except Stop:
+        log("refresh_interrupted", signal=stopper.signal_name, detail="the step under way rolled back")
+        return 128 + signal.Signals[stopper.signal_name or "SIGTERM"].value
+    log_refresh(log, refresh)
+    return 0 if refresh.ok else 1
+
+
+def _watch(config: RefreshConfig, args: argparse.Namespace, log: EventLog) -> int:
+    from .watch import Stopper, WatchConfig, watch
+
+    stopper = Stopper()
+    stopper.install()
+    alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db))
+    settings = WatchConfig(args.interval, args.alert_after or 3 * args.interval, args.max_backoff)
+    return watch(config, settings, log, alerts, stopper)

@@ -1,0 +1,47 @@
+"""The healthcheck: healthy when the last successful refresh is younger than ``max_age``.
+
+Read-only and quick (one query), so Docker can run it every few seconds. "Successful" includes
+unchanged polls: the warehouse was confirmed to match the feeds then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from loader.db import WarehouseUnavailable, read_only
+
+from . import runs
+
+
+def last_success_age(db: Path) -> tuple[float | None, str | None]:
+    """Seconds since the last successful refresh, and its time (None, None: never).
+
+    Raises :class:`WarehouseUnavailable` when there is no warehouse or no ``pipeline_runs``.
+    """
+    with read_only(db, "start the refresh service") as con:
+        last = runs.last_success(con)
+    if last is None:
+        return None, None
+    finished = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+    return (dt.datetime.now(dt.UTC) - finished).total_seconds(), last
+
+
+def health(db: Path, max_age: float) -> int:
+    try:
+        age, last = last_success_age(db)
+    except WarehouseUnavailable as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    if age is None:
+        print("unhealthy: no successful refresh yet", file=sys.stderr)
+        return 1
+    if age > max_age:
+        print(
+            f"unhealthy: last successful refresh {age:.0f} s ago ({last}), more than {max_age:.0f} s",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"healthy: last successful refresh {age:.0f} s ago ({last})")
+    return 0

@@ -1,0 +1,129 @@
+"""The refresh service: a refresh every ``--interval`` seconds, forever, with nobody typing.
+
+An unchanged poll is one conditional GET per feed (the loader's ETag/sha256 shortcut) and no
+dbt run. Failures never end the loop: the next attempt waits ``interval * 2^failures`` seconds,
+capped by ``max_backoff``, so a sheet that is down is not hammered; the first success goes
+back to the normal interval. Alerts fire on changes of state (``pipeline.alerts``).
+
+Stopping: SIGTERM (``docker compose stop``) or Ctrl-C sets a flag. Between refreshes the wait
+ends at once; during one, the step under way is interrupted where it stands: the loader rolls
+back the feed it was storing, dbt cancels its query (SQLite rolls the model back), the refresh
+is recorded as ``interrupted``, and the process exits 0 within seconds, not minutes (Docker's
+stop timeout is 10 s before SIGKILL).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from loader.db import WarehouseUnavailable
+
+from . import runs
+from .alerts import Alerts
+from .dbt_runner import WarmDbt
+from .events import EventLog
+from .health import last_success_age
+from .refresh import RefreshConfig, refresh_once
+
+
+class Stop(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM during a refresh: unwinds like Ctrl-C, so every
+    transaction under way rolls back and dbt cancels its query."""
+
+
+class Stopper:
+    """SIGTERM/SIGINT handling: a flag between refreshes, an exception during one."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.busy = False
+        self.signal_name: str | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        first = not self.requested.is_set()
+        self.signal_name = signal.Signals(signum).name
+        self.requested.set()
+        if self.busy and first:
+            raise Stop()
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+
+    def wait(self, seconds: float) -> None:
+        self.requested.wait(seconds)
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    interval: float
+    alert_after: float  # seconds without a successful refresh before the data_stale alert
+    max_backoff: float
+
+
+def backoff(interval: float, failures: int, cap: float) -> float:
+    """Seconds before the next attempt: the interval, doubled at each consecutive failure."""
+    return interval if failures == 0 else min(interval * 2**failures, max(cap, interval))
+
+
+def watch(
+    config: RefreshConfig,
+    watch_config: WatchConfig,
+    log: EventLog,
+    alerts: Alerts,
+    stopper: Stopper,
+    on_refresh: Callable[[runs.Refresh], None] | None = None,
+) -> int:
+    """Refresh until stopped; returns the exit status (0)."""
+    dbt = WarmDbt(config.db)
+    failures = 0
+    log("watch_started", db=config.db, interval=watch_config.interval, alert_after=watch_config.alert_after)
+    while not stopper.requested.is_set():
+        try:
+            with stopper.step():
+                refresh = refresh_once(config, dbt, log)
+        except Stop:
+            log("refresh_interrupted", signal=stopper.signal_name, detail="the step under way rolled back")
+            break
+        log_refresh(log, refresh)
+        if on_refresh:
+            on_refresh(refresh)
+        failures = 0 if refresh.ok else failures + 1
+        alerts.refresh_ended(refresh.ok, error=refresh.error, consecutive_failures=failures)
+        try:
+            age, last = last_success_age(config.db)
+        except WarehouseUnavailable:  # not even a pipeline_runs table: never refreshed
+            age, last = None, None
+        alerts.check_staleness(age, watch_config.alert_after, last)
+        delay = backoff(watch_config.interval, failures, watch_config.max_backoff)
+        if failures:
+            log("backoff", consecutive_failures=failures, next_attempt_in=round(delay, 3))
+        stopper.wait(delay)
+    log("watch_stopped", signal=stopper.signal_name)
+    return 0
+
+
+def log_refresh(log: EventLog, refresh: runs.Refresh) -> None:
+    log(
+        "refresh",
+        run_id=refresh.run_id,
+        outcome=refresh.outcome,
+        feeds_changed=",".join(refresh.feeds_changed) or None,
+        rows_inserted=refresh.rows_inserted,
+        rows_retired=refresh.rows_retired,
+        dbt=refresh.dbt_result,
+        seconds=round(refresh.seconds, 3),
+        error=refresh.error,
+    )
