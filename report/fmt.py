@@ -27,12 +27,38 @@ def percent(share: float | None, decimals: int = 1) -> str:
     return "-" if share is None else f"{number(share * 100, decimals)}\u00a0%"
 
 
-def date(value: str | dt.date | None) -> str:
-    """'2023-05-27' -> '27 mai 2023'."""
+def date(value: str | dt.date | None, year: bool = True) -> str:
+    """'2023-05-27' -> '27 mai 2023'; the first of the month is '1er juin 2023'."""
     if value is None:
         return "-"
-    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    text = f"{'1er' if day.day == 1 else day.day} {MONTHS[day.month - 1]}"
+    return f"{text} {day.year}" if year else text
+
+
+def moment(utc_iso: str | None, zone: str = "Europe/Paris") -> str:
+    """'2026-11-29T08:05:59.029Z' -> '29 novembre 2026 à 9 h 05' (French time, the client's)."""
+    if not utc_iso:
+        return "-"
+    when = dt.datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+    try:
+        from zoneinfo import ZoneInfo
+
+        when, suffix = when.astimezone(ZoneInfo(zone)), ""
+    except Exception:  # no time zone database on this machine: say it is UTC
+        suffix = " (UTC)"
+    return f"{date(when.date())} à {when.hour} h {when.minute:02d}{suffix}"
+
+
+def duration(seconds: float) -> str:
+    """A rounded French duration: '45 s', '12 min', '3 h', '2 j'."""
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} j"
 
 
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|!~"} | {"\n": " ", "\r": " "})

@@ -1,0 +1,73 @@
+"""The storage service: Datasette over the warehouse, read-only, with the French dashboard.
+
+``python -m pipeline serve`` is what the compose ``warehouse`` service runs, so a developer
+gets exactly the client's view: the metadata (``datasette/metadata.yml``, French titles, hidden
+internal tables), the plugins (``datasette_plugins/``: the dashboard and French cells, CSV
+exports that cannot run as formulas), the templates (``datasette/templates/``) and the limits.
+Datasette serves its own CSS; the dashboard has no script: nothing is fetched from outside.
+
+The metadata names the database by its file name (``warehouse.db`` -> ``warehouse``); it is
+written to a temporary file with the served database's name and the staleness threshold, then
+Datasette replaces this process (``exec``), so signals and exit codes are Datasette's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+METADATA = ROOT / "datasette" / "metadata.yml"
+SETTINGS = {"sql_time_limit_ms": "5000", "max_returned_rows": "10000", "default_page_size": "50"}
+
+
+def metadata(db: Path, stale_after: float) -> dict:
+    """The metadata for serving ``db``: the template's tables under the database's name."""
+    data = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    data["databases"] = {Path(db).stem: data["databases"]["warehouse"]}
+    data["plugins"]["ventes-pme"]["stale_after_seconds"] = stale_after
+    return data
+
+
+def datasette_command(db: Path, host: str, port: int, metadata_file: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "datasette", "serve", str(db),
+        "--host", host, "--port", str(port),
+        "--metadata", str(metadata_file),
+        "--plugins-dir", str(ROOT / "datasette_plugins"),
+        "--template-dir", str(ROOT / "datasette" / "templates"),
+    ]  # fmt: skip
+    for name, value in SETTINGS.items():
+        command += ["--setting", name, value]
+    return command
+
+
+def stale_after() -> float:
+    """ALERT_AFTER, else 3 refresh intervals: the same threshold as the alerts and healthcheck."""
+    if os.environ.get("ALERT_AFTER"):
+        return float(os.environ["ALERT_AFTER"])
+    return 3 * float(os.environ.get("REFRESH_INTERVAL") or 60)
+
+
+def serve(db: Path, host: str, port: int) -> int:
+    if not db.is_file():
+        print(
+            f"error: no warehouse at {db}: run `make demo`, `python -m pipeline run` or the loader first",
+            file=sys.stderr,
+        )
+        return 1
+    handle, name = tempfile.mkstemp(prefix="ventes-datasette-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(metadata(db, stale_after()), out, ensure_ascii=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = datasette_command(db, host, port, Path(name))
+    os.execve(command[0], command, env)
+    return 0  # not reached: Datasette replaced this process

@@ -1,0 +1,206 @@
+"""The storage service as the client's managers see it: the French dashboard and the metadata.
+
+The figures are checked against the marts (computed by dbt, independently of the dashboard's
+own queries); the page is opened in a real headless Chromium served by ``python -m pipeline
+serve``, exactly as the compose service runs it, and must make no request beyond 127.0.0.1 and
+log no console error.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from browser import Chromium
+from helpers import CLIENT_DATA, ROOT, query, scalar
+
+from pipeline import runs
+from pipeline.dashboard import Filters, bar_chart, dashboard
+from pipeline.dbt_runner import dbt_env
+from pipeline.serve import metadata
+
+SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
+
+
+def page(db: Path, filters: Filters | None = None, stale_after: float = 1e12) -> dict:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return dashboard(con, filters or Filters(), stale_after)
+    finally:
+        con.close()
+
+
+def euros(value: float) -> str:
+    """An amount as the client reads it, formatted here independently of report.fmt."""
+    return f"{value:,.2f} €".replace(",", " ").replace(".", ",")
+
+
+def kpis(result: dict) -> dict[str, str]:
+    return {label: value.translate(SPACES) for label, value in result["kpis"]}
+
+
+def test_key_figures_match_the_marts_and_follow_the_filters(demo_warehouse: Path) -> None:
+    total = query(demo_warehouse, "select total_revenue, total_units, sales_count from mart_revenue_total")[0]
+    figures = kpis(page(demo_warehouse))
+    assert figures["Chiffre d'affaires"] == euros(total[0])
+    assert figures["Unités vendues"] == f"{total[1]:,}".replace(",", " ")
+    assert figures["Panier moyen"] == euros(total[0] / total[2])
+
+    city, city_revenue = query(demo_warehouse, "select city, revenue from mart_sales_by_city order by rank")[
+        -1
+    ]
+    assert kpis(page(demo_warehouse, Filters(city=city)))["Chiffre d'affaires"] == euros(city_revenue)
+    ref, ref_revenue = query(
+        demo_warehouse, "select product_id, revenue from mart_sales_by_product where rank = 1"
+    )[0]
+    assert kpis(page(demo_warehouse, Filters(product=ref)))["Chiffre d'affaires"] == euros(ref_revenue)
+    day, day_revenue = query(
+        demo_warehouse, "select sale_date, revenue from mart_sales_daily order by sale_date"
+    )[3]
+    one_day = page(demo_warehouse, Filters(start=day, end=day))
+    assert kpis(one_day)["Chiffre d'affaires"] == euros(day_revenue)
+    assert one_day["period"].startswith("du ") and "Période courte" in one_day["daily_note"]
+
+
+def test_malformed_filters_are_ignored_not_errors() -> None:
+    assert Filters.from_args({"du": "2023-02-30", "au": "'; drop table x", "ville": "  "}) == Filters()
+    assert Filters.from_args({"du": "2023-06-01", "ville": "Paris"}) == Filters(
+        start="2023-06-01", city="Paris"
+    )
+
+
+def test_client_text_in_charts_is_escaped() -> None:
+    svg = bar_chart([('<script>alert(1)</script> & "co"', 10.0)], 10.0, "#000", "t")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "&quot;co&quot;" in svg
+
+
+def test_stale_data_shows_a_warning(demo_warehouse: Path) -> None:
+    loaded = scalar(demo_warehouse, "select max(finished_at) from loader_runs")
+    later = dt.datetime.fromisoformat(loaded.replace("Z", "+00:00")) + dt.timedelta(hours=5)
+    con = sqlite3.connect(f"file:{demo_warehouse}?mode=ro", uri=True)
+    try:
+        fresh = dashboard(con, Filters(), stale_after=6 * 3600, now=later)["freshness"]
+        stale = dashboard(con, Filters(), stale_after=3600, now=later)["freshness"]
+    finally:
+        con.close()
+    assert fresh["warning"] is None and "(il y a 5 h)" in fresh["text"]
+    assert (
+        stale["stale"] and stale["warning"] == "Attention : les données n'ont pas été actualisées depuis 5 h."
+    )
+
+
+def test_every_table_has_a_french_title_and_description_or_is_hidden(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "warehouse.db"
+    shutil.copy(demo_warehouse, db)
+    con = sqlite3.connect(db, isolation_level=None)
+    runs.ensure_table(con)  # what the refresh service adds
+    names = [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
+    con.close()
+    tables = metadata(db, 180)["databases"]["warehouse"]["tables"]
+    missing = [
+        n
+        for n in names
+        if not tables.get(n, {}).get("hidden")
+        and not (tables.get(n, {}).get("title") and tables[n].get("description"))
+    ]
+    assert missing == []
+    assert {n for n, t in tables.items() if t.get("hidden")} >= {"sqlite_sequence", "dbt_build_horizon"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client_service(tmp_path_factory: pytest.TempPathFactory):
+    """The client's three feeds refreshed into a warehouse, served by ``python -m pipeline serve``."""
+    if not CLIENT_DATA.is_dir():
+        pytest.skip(f"no client data at {CLIENT_DATA}")
+    work = tmp_path_factory.mktemp("client")
+    db = work / "warehouse.db"
+    env = dbt_env(db, work / "dbt")
+    subprocess.run([sys.executable, "-m", "pipeline", "run", "--db", str(db), "--from-dir", str(CLIENT_DATA), "--no-report"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--db", str(db), "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/-/versions.json", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise AssertionError(f"pipeline serve did not start: {server.stderr.read()}") from None
+            time.sleep(0.3)
+    yield base, db
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def client_figures() -> tuple[float, int, int]:
+    """Revenue, units and sales of the client's feeds, computed from the CSV files directly."""
+    with open(CLIENT_DATA / "produits.csv", encoding="utf-8-sig", newline="") as f:
+        prices = {row[1]: float(row[2]) for row in list(csv.reader(f))[1:]}
+    with open(CLIENT_DATA / "ventes.csv", encoding="utf-8-sig", newline="") as f:
+        sales = list(csv.reader(f))[1:]
+    return sum(int(r[2]) * prices[r[1]] for r in sales), sum(int(r[2]) for r in sales), len(sales)
+
+
+def outside(requests: list[str]) -> list[str]:
+    """Requests that leave this machine (data: URLs are inline images, never fetched)."""
+    return [u for u in requests if not u.startswith(("http://127.0.0.1:", "data:"))]
+
+
+def test_the_dashboard_in_a_real_browser(client_service: tuple[str, Path]) -> None:
+    base, _db = client_service
+    revenue, units, sales = client_figures()
+    browser = Chromium(width=1280, height=900)
+    try:
+        home = browser.visit(f"{base}/")
+        assert "Tableau de bord" in home.text
+        link = browser.evaluate(
+            "[...document.links].find(a => a.textContent.trim() === 'Tableau de bord').href"
+        )
+        assert link == f"{base}/tableau-de-bord"
+
+        visit = browser.visit(link)
+        text = visit.text.translate(SPACES)
+        figures = browser.evaluate("document.getElementById('chiffres-cles').innerText").translate(SPACES)
+        assert euros(revenue) in figures  # 5 268,78 € for the client's data
+        assert f"Unités vendues\n{units}" in figures and f"Ventes\n{sales}" in figures
+        assert euros(revenue / sales) in figures
+        assert "Chiffre d'affaires par produit" in text and "Couverture du stock" in text
+        assert "%" in text and "," in text and " 2023" in text  # shares, decimals and dates in French
+        assert "Données actualisées le " in text
+        assert outside(visit.requests) == []
+        assert visit.console_errors == []
+        browser.screenshot(ROOT / "docs" / "tableau_de_bord.png")
+
+        paris = browser.visit(f"{base}/tableau-de-bord?ville=Paris")
+        assert "Paris" in paris.text and paris.console_errors == []
+
+        table = browser.visit(f"{base}/warehouse/mart_sales_by_product")
+        assert "Ventes par produit" in table.text and "49,99 €" in table.text.translate(SPACES)
+        assert outside(table.requests) == []
+        assert table.console_errors == []
+
+        database = browser.visit(f"{base}/warehouse")
+        assert "mart_revenue_total" in database.text and "dbt_build_horizon" not in database.text
+    finally:
+        browser.close()
