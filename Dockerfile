@@ -1,6 +1,7 @@
 FROM python:3.11-slim-bookworm
 
-# One image for every service: the loader, dbt (run, test, build, docs) and Datasette.
+# One image for every service: the refresh service, the loader, dbt (run, test, build, docs) and
+# the storage service (Datasette and the dashboard).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -27,7 +28,9 @@ RUN useradd --create-home --uid 10001 app \
 COPY profiles.yml pyproject.toml ./
 COPY loader/ loader/
 COPY report/ report/
+COPY pipeline/ pipeline/
 COPY datasette_plugins/ datasette_plugins/
+COPY datasette_site/ datasette_site/
 COPY dbt_project/ dbt_project/
 
 USER app

@@ -13,12 +13,14 @@ export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv test lint demo run build bench docker-test docs diagrams clean
+.PHONY: help venv test lint demo run watch serve build bench docker-test docs diagrams clean
 
 help:
 	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
 	@echo "make test   - lint + every test (pytest)"
-	@echo "make run    - load the client's live Google Sheets into data/warehouse.db, then dbt build"
+	@echo "make run    - one refresh of data/warehouse.db from the client's live Google Sheets (load, dbt build, sheet)"
+	@echo "make watch  - the refresh service: a refresh every REFRESH_INTERVAL seconds (60), forever"
+	@echo "make serve  - the storage service and its French dashboard on http://127.0.0.1:8001/tableau-de-bord"
 	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
 	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
 	@echo "make docker-test - build the images and test every Docker service end to end"
@@ -41,16 +43,19 @@ test: lint
 
 demo: venv
 	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
-	$(BIN)/python -m loader --db $(CURDIR)/$(DEMO_DB) --from-dir $(DEMO)
-	WAREHOUSE_DB=$(CURDIR)/$(DEMO_DB) $(DBT) build $(DBT_ARGS)
-	$(BIN)/python -m report --db $(DEMO_DB) --out $(DEMO)/report
+	$(BIN)/python -m pipeline run --db $(CURDIR)/$(DEMO_DB) --from-dir $(DEMO) --report-dir $(DEMO)/report
 	$(BIN)/python -m report.headline --db $(DEMO_DB)
+	@echo "the dashboard: make serve WAREHOUSE_DB=$(DEMO_DB)"
 
 run: venv
-	$(BIN)/python -m loader
-	$(DBT) build $(DBT_ARGS)
-	$(BIN)/python -m report --db $(WAREHOUSE_DB) --out data/report
+	$(BIN)/python -m pipeline run --db $(WAREHOUSE_DB) --report-dir data/report
 	$(BIN)/python -m report.headline --db $(WAREHOUSE_DB)
+
+watch: venv
+	$(BIN)/python -m pipeline watch --db $(WAREHOUSE_DB) --report-dir data/report
+
+serve: venv
+	$(BIN)/python -m pipeline serve --db $(WAREHOUSE_DB)
 
 build: venv
 	$(DBT) build $(DBT_ARGS)

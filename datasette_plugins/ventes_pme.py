@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from datasette import hookimpl
 from pipeline.dashboard import Filters, dashboard
 from report import fmt
 

@@ -25,7 +25,8 @@ environment variable, else to the client's published Google Sheet:
   --sales     LOADER_SALES_URL
   --products  LOADER_PRODUCTS_URL
   --stores    LOADER_STORES_URL
---from-dir DIR reads ventes.csv, produits.csv and magasins.csv from DIR instead.
+--from-dir DIR (or LOADER_FROM_DIR) reads ventes.csv, produits.csv and magasins.csv from DIR
+instead of the URLs of the environment (a feed's own flag still wins).
 
 Loading is idempotent: a sale already stored is never stored twice (its id is the
 normalised date|product|store|quantity plus the occurrence number of that key in the
@@ -62,7 +63,12 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_argument(parser, "SQLite warehouse file, created if missing")
     for spec in FEEDS:
         parser.add_argument(f"--{spec.name}", metavar="SRC", help=f"{spec.name} feed (env {spec.env_var})")
-    parser.add_argument("--from-dir", metavar="DIR", help="read the three feeds from files in DIR")
+    parser.add_argument(
+        "--from-dir",
+        metavar="DIR",
+        default=os.environ.get("LOADER_FROM_DIR") or None,
+        help="read the three feeds from files in DIR (env LOADER_FROM_DIR)",
+    )
     parser.add_argument(
         "--only",
         action="append",

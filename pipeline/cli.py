@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_argument(serve, "the warehouse to serve (read-only)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8001, help="port (8001)")
+    serve.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the warehouse file to exist (the refresh service creates it)",
+    )
 
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
     add_db_argument(health, "the warehouse")
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        return serve(Path(args.db), args.host, args.port)
+        return serve(Path(args.db), args.host, args.port, args.wait)
     if args.command == "health":
         from .health import health
 

@@ -1,7 +1,7 @@
 """The managers' dashboard (« Tableau de bord »): what it shows, computed from the warehouse.
 
 :func:`dashboard` takes a read-only connection and the page's filters and returns everything
-the template (``datasette/templates/tableau_de_bord.html``) prints, already formatted in French
+the template (``datasette_site/templates/tableau_de_bord.html``) prints, already formatted in French
 (``report.fmt``: ``5 268,78 €``, ``31,9 %``, ``1er juin 2023``). Charts are inline SVG drawn
 here: no JavaScript, no CDN, nothing fetched by the browser but the page and Datasette's own
 stylesheet, so the dashboard works offline and cannot break on a script error.
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from report import fmt
+from report.synthese import SHORT_PERIOD_DAYS
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -190,7 +191,7 @@ def fill_days(
 
 
 def trend_note(days: list[tuple[str, float, float]]) -> str | None:
-    if 0 < len(days) < 28:
+    if 0 < len(days) < SHORT_PERIOD_DAYS:
         span = f"{len(days)} jour{'s' if len(days) > 1 else ''}"
         return f"Période courte ({span}) : la moyenne sur 7 jours indique un rythme, pas une tendance."
     return None

@@ -1,9 +1,9 @@
 """The storage service: Datasette over the warehouse, read-only, with the French dashboard.
 
 ``python -m pipeline serve`` is what the compose ``warehouse`` service runs, so a developer
-gets exactly the client's view: the metadata (``datasette/metadata.yml``, French titles, hidden
+gets exactly the client's view: the metadata (``datasette_site/metadata.yml``, French titles, hidden
 internal tables), the plugins (``datasette_plugins/``: the dashboard and French cells, CSV
-exports that cannot run as formulas), the templates (``datasette/templates/``) and the limits.
+exports that cannot run as formulas), the templates (``datasette_site/templates/``) and the limits.
 Datasette serves its own CSS; the dashboard has no script: nothing is fetched from outside.
 
 The metadata names the database by its file name (``warehouse.db`` -> ``warehouse``); it is
@@ -17,12 +17,13 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-METADATA = ROOT / "datasette" / "metadata.yml"
+METADATA = ROOT / "datasette_site" / "metadata.yml"
 SETTINGS = {"sql_time_limit_ms": "5000", "max_returned_rows": "10000", "default_page_size": "50"}
 
 
@@ -40,7 +41,7 @@ def datasette_command(db: Path, host: str, port: int, metadata_file: Path) -> li
         "--host", host, "--port", str(port),
         "--metadata", str(metadata_file),
         "--plugins-dir", str(ROOT / "datasette_plugins"),
-        "--template-dir", str(ROOT / "datasette" / "templates"),
+        "--template-dir", str(ROOT / "datasette_site" / "templates"),
     ]  # fmt: skip
     for name, value in SETTINGS.items():
         command += ["--setting", name, value]
@@ -54,7 +55,13 @@ def stale_after() -> float:
     return 3 * float(os.environ.get("REFRESH_INTERVAL") or 60)
 
 
-def serve(db: Path, host: str, port: int) -> int:
+def serve(db: Path, host: str, port: int, wait: bool = False) -> int:
+    if wait and not db.is_file():
+        print(
+            f"waiting for the warehouse at {db} (the refresh service creates it)", file=sys.stderr, flush=True
+        )
+        while not db.is_file():
+            time.sleep(1)
     if not db.is_file():
         print(
             f"error: no warehouse at {db}: run `make demo`, `python -m pipeline run` or the loader first",

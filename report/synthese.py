@@ -20,6 +20,7 @@ from loader.db import WarehouseUnavailable, add_db_argument, read_only
 from . import fmt
 
 CHART_DIR = "fiche_synthese"
+SHORT_PERIOD_DAYS = 60  # under two months of sales, a rise or a fall is not called a trend
 
 
 @dataclass
@@ -77,7 +78,7 @@ def commentary(m: Marts) -> list[str]:
     if sold:
         best, worst = sold[0], sold[-1]
         lines.append(
-            f"**{fmt.md(best['product_name'])}** est le produit le plus rentable : {fmt.euros(best['revenue'])}, "
+            f"**{fmt.md(best['product_name'])}** réalise le plus gros chiffre d'affaires : {fmt.euros(best['revenue'])}, "
             f"soit {fmt.percent(best['revenue_share'])} du chiffre d'affaires ; le plus faible est "
             f"**{fmt.md(worst['product_name'])}** ({fmt.euros(worst['revenue'])}, {fmt.percent(worst['revenue_share'])})."
         )
@@ -100,12 +101,19 @@ def commentary(m: Marts) -> list[str]:
     if halves:
         first, second = halves
         change = (second - first) / first if first else None
-        direction = "en hausse" if second > first else "en baisse" if second < first else "stable"
-        lines.append(
-            f"Tendance {direction} : le chiffre d'affaires quotidien moyen passe de {fmt.euros(first)} "
-            f"sur la première moitié de la période à {fmt.euros(second)} sur la seconde"
-            + (f" ({'+' if change > 0 else ''}{fmt.percent(change)})." if change is not None else ".")
+        moved = (
+            f"le chiffre d'affaires quotidien moyen passe de {fmt.euros(first)} sur la première moitié de la "
+            f"période à {fmt.euros(second)} sur la seconde"
+            + (f" ({'+' if change > 0 else ''}{fmt.percent(change)})" if change is not None else "")
         )
+        if len(m.daily) < SHORT_PERIOD_DAYS:
+            lines.append(
+                f"Sur une période courte ({fmt.number(len(m.daily))} jours de ventes), {moved} : c'est trop peu "
+                "de recul pour parler de tendance (une semaine forte ou faible suffit à l'expliquer)."
+            )
+        else:
+            direction = "en hausse" if second > first else "en baisse" if second < first else "stable"
+            lines.append(f"Tendance {direction} : {moved}.")
     covered = [p for p in m.products if p["stock_cover_days"] is not None]
     if covered:
         tight = min(covered, key=lambda p: p["stock_cover_days"])
@@ -116,7 +124,8 @@ def commentary(m: Marts) -> list[str]:
     if m.total["orphan_sales_count"]:
         lines.append(
             f"{fmt.number(m.total['orphan_sales_count'])} ventes citent un produit ou un magasin absent des "
-            "référentiels : elles sont écartées des chiffres ci-dessus et listées dans `fct_sales_orphans`."
+            "référentiels : elles sont écartées des chiffres ci-dessus et listées à part dans l'entrepôt "
+            "(voir l'annexe technique)."
         )
     edits, deletions = m.corrections.get("edit", 0), m.corrections.get("deletion", 0)
     if edits or deletions:
@@ -124,7 +133,7 @@ def commentary(m: Marts) -> list[str]:
             f"La feuille des ventes a été corrigée sur la période : {fmt.number(edits)} ligne(s) modifiée(s) "
             f"et {fmt.number(deletions)} supprimée(s). Les chiffres ci-dessus tiennent compte de ces "
             "corrections (une vente corrigée n'est comptée qu'une fois) ; le détail, avec la quantité avant "
-            "et après chaque correction, est dans la table `mart_sales_corrections`."
+            "et après chaque correction, est dans le tableau de bord."
         )
     return lines
 
@@ -200,13 +209,10 @@ def table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
 def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str | None = None) -> str:
     t = m.total
     loaded = max((r["loaded_at"] for r in m.runs if r["loaded_at"]), default=None)
-    sources = data_label or "; ".join(f"{r['feed']} : `{r['source']}`" for r in m.runs)
     lines = [
         "# Fiche synthèse des ventes",
         "",
-        f"*Fiche générée le {fmt.date(generated)} à partir des données chargées le "
-        f"{fmt.date(loaded[:10]) if loaded else '-'} ({loaded or '-'}).*  ",
-        f"*Sources : {sources}.*",
+        f"*Fiche générée le {fmt.date(generated)} à partir des données chargées le {fmt.moment(loaded)}.*",
         "",
         "## Chiffres clés",
         "",
@@ -305,7 +311,6 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
             [
                 "Rang",
                 "Magasin",
-                "Ville",
                 "Salariés",
                 "Unités",
                 "Chiffre d'affaires",
@@ -315,8 +320,7 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
             [
                 [
                     str(s["rank"]),
-                    s["store_id"],
-                    s["city"],
+                    f"Magasin {s['store_id']} ({s['city']})" if s["city"] else f"Magasin {s['store_id']}",
                     fmt.number(s["employees"]),
                     fmt.number(s["units_sold"]),
                     fmt.euros(s["revenue"]),
@@ -325,7 +329,7 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
                 ]
                 for s in m.stores
             ],  # fmt: skip
-            "rllrrrrr",
+            "rlrrrrr",
         ),
         "",
         "## Évolution dans le temps",
@@ -334,13 +338,29 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
         "",
         *daily_section(m.daily),
         "",
-        "---",
-        "Chiffres calculés par le pipeline ventes-pme (chargement `python -m loader`, modèles dbt "
-        "`mart_*`), montants arrondis au centime à l'affichage uniquement. Les mêmes tables sont "
-        "consultables et exportables (CSV, JSON) dans Datasette.",
+        "Montants arrondis au centime à l'affichage uniquement. Les mêmes chiffres, tenus à jour, "
+        "sont dans le tableau de bord, avec des filtres par période, ville et produit.",
         "",
+        *annex(m, loaded, data_label),
     ]
     return "\n".join(lines)
+
+
+def annex(m: Marts, loaded: str | None, data_label: str | None) -> list[str]:
+    """Where the figures come from, for the technical team: the only place with names of tables."""
+    sources = data_label or "; ".join(f"{r['feed']} : `{r['source']}`" for r in m.runs)
+    return [
+        "---",
+        "",
+        "### Annexe technique",
+        "",
+        f"- Sources : {sources}.",
+        f"- Dernier chargement (UTC) : {loaded or '-'}.",
+        "- Chiffres calculés par le pipeline ventes-pme : tables `mart_revenue_total`, `mart_sales_by_product`, "
+        "`mart_sales_by_city`, `mart_sales_by_store`, `mart_sales_daily`. Ventes écartées : `fct_sales_orphans` ; "
+        "corrections de la feuille : `mart_sales_corrections`.",
+        "",
+    ]
 
 
 def daily_section(daily: list[sqlite3.Row]) -> list[str]:

@@ -17,6 +17,8 @@ def test_french_formatting() -> None:
     assert fmt.euros(0.005) == "0,01\u00a0€"
     assert fmt.percent(0.318819) == "31,9\u00a0%"
     assert fmt.date("2023-05-27") == "27 mai 2023"
+    assert fmt.date("2023-06-01") == "1er juin 2023"
+    assert fmt.moment("2026-06-01T08:05:59.029Z") == "1er juin 2026 à 10 h 05"  # Paris, summer time
     assert fmt.number(None) == "-"
 
 
@@ -36,15 +38,26 @@ def test_synthesis_sheet_in_french_with_charts_and_the_marts_figures(
         assert text in sheet, text
     best_product = scalar(demo_warehouse, "select product_name from mart_sales_by_product where rank = 1")
     best_city = scalar(demo_warehouse, "select city from mart_sales_by_city where rank = 1")
-    assert f"**{best_product}** est le produit le plus rentable" in sheet
+    assert f"**{best_product}** réalise le plus gros chiffre d'affaires" in sheet and "rentable" not in sheet
     assert f"**{best_city}** mène les villes" in sheet
-    assert re.search(r"Tendance (en hausse|en baisse|stable)", sheet)
+    assert re.search(r"Tendance (en hausse|en baisse|stable)", sheet)  # 75 days: a trend
     assert f"{fmt.number(orphans)} ventes citent un produit ou un magasin absent" in sheet
     assert "à partir des données chargées le" in sheet and "Sources :" in sheet
+    store, city = query(demo_warehouse, "select store_id, city from mart_sales_by_store where rank = 1")[0]
+    assert f"| 1 | Magasin {store} ({city}) |" in sheet
+    # for a manager: no ISO timestamps, URLs or table and module names before the technical annex
+    body, annex = sheet.split("### Annexe technique")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|https?:|file:|`|mart_|fct_|python -m", body), body
+    assert "Sources :" in annex and "mart_revenue_total" in annex
     for chart in ("ca_par_produit.png", "ca_par_ville.png", "ca_journalier.png"):
         assert f"(fiche_synthese/{chart})" in sheet
         data = (tmp_path / "fiche_synthese" / chart).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, chart
+
+
+def test_a_short_period_is_not_called_a_trend() -> None:
+    committed = (ROOT / "docs" / "fiche_synthese.md").read_text(encoding="utf-8")  # the client's 30 days
+    assert "Tendance" not in committed and "trop peu de recul pour parler de tendance" in committed
 
 
 def test_committed_synthesis_sheet_is_made_from_the_clients_data() -> None:

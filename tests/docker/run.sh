@@ -15,7 +15,7 @@ say() { printf '\n== docker-test: %s\n' "$*"; }
 cleanup() {
   status=$?
   if [ "$status" -ne 0 ]; then
-    "${compose[@]}" logs --no-color --tail 80 docs warehouse 2>/dev/null || true
+    "${compose[@]}" logs --no-color --tail 80 refresh docs warehouse 2>/dev/null || true
   fi
   "${compose[@]}" down --volumes --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -78,16 +78,54 @@ nodes = json.load(sys.stdin)['nodes']
 assert 'model.ventes_pme.fct_sales' in nodes and nodes['model.ventes_pme.fct_sales']['columns'], sorted(nodes)
 print('catalog.json:', len(nodes), 'models')"
 
-say "healthchecks"
-for service in docs warehouse; do
-  id=$("${compose[@]}" ps -q "$service")
-  for _ in $(seq 30); do
+say "the live system: up -d refresh (polling the mounted folder every 2 s)"
+export LOADER_FROM_DIR=/feeds REFRESH_INTERVAL=2 ALERT_AFTER=120
+"${compose[@]}" up -d refresh warehouse docs
+
+healthy() {  # healthy SERVICE: wait for its healthcheck to pass
+  local id health
+  id=$("${compose[@]}" ps -q "$1")
+  for _ in $(seq 90); do
     health=$(docker inspect -f '{{.State.Health.Status}}' "$id")
     [ "$health" = healthy ] && break
     sleep 2
   done
-  echo "$service: $health"
+  echo "$1: $health"
   [ "$health" = healthy ]
+}
+
+say "healthchecks"
+for service in refresh docs warehouse; do healthy "$service"; done
+
+say "the sheet changes: 300 new sales in the mounted folder; the refresh service picks them up"
+python3 -m loader.generate --out "$FEEDS_DIR" --rows 300 --days 3 --append --seed 5
+chmod -R a+rX "$work"
+for _ in $(seq 60); do
+  n=$(fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_revenue_total.json?_shape=array" 1 \
+      | python3 -c "import json, sys; print(json.load(sys.stdin)[0]['sales_count'])")
+  [ "$n" = 5300 ] && break
+  sleep 2
 done
+echo "sales in mart_revenue_total: $n"
+[ "$n" = 5300 ]
+
+say "the dashboard shows the new total, in French"
+total=$(fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_revenue_total.json?_shape=array" \
+        | python3 -c "import json, sys; print(json.load(sys.stdin)[0]['total_revenue'])")
+fetch "http://127.0.0.1:${DATASETTE_PORT}/tableau-de-bord" | python3 -c "
+import sys
+page, total = sys.stdin.read(), float(sys.argv[1])
+french = f'{total:,.2f}'.replace(',', '\u202f').replace('.', ',') + '\u00a0€'
+assert 'Tableau de bord des ventes' in page and french in page, (french, page[:2000])
+assert 'Attention' not in page, 'stale warning on fresh data'
+print('dashboard shows', french.replace('\u202f', ' ').replace('\u00a0', ' '))" "$total"
+fetch "http://127.0.0.1:${DATASETTE_PORT}/" | grep -q 'href="/tableau-de-bord"' && echo "home page links the dashboard: ok"
+"${compose[@]}" exec -T refresh ls /data/report/fiche_synthese.md
+
+say "docker compose stop refresh: exits 0 (SIGTERM handled)"
+"${compose[@]}" stop -t 20 refresh
+code=$(docker inspect -f '{{.State.ExitCode}}' "$("${compose[@]}" ps -aq refresh)")
+echo "refresh exit code: $code"
+[ "$code" = 0 ]
 
 say "ok"
