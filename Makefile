@@ -78,6 +78,7 @@ docker-test:
 bench: venv
 	$(BIN)/python -m bench.loader_speed
 	$(BIN)/python -m bench.dbt_incremental
+	$(BIN)/python -m bench.refresh
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs

@@ -34,6 +34,13 @@ def run_dbt(db: Path, work: Path, *args: str, capture: bool = True) -> subproces
     return subprocess.run(command, cwd=ROOT, env=dbt_env(db, work), capture_output=capture, text=True)
 
 
+# Nothing on stdout but the service's own event lines (dbt would print there even with --quiet,
+# e.g. when cancelled); dbt's debug log file and JSON artefacts cost a second per build and
+# nobody reads them in the service (failures go to pipeline_runs and the log line): warnings and
+# errors stay in dbt.log.
+BUILD_FLAGS = ("--log-level", "none", "--log-level-file", "warn", "--no-write-json")
+
+
 @dataclass
 class BuildResult:
     success: bool
@@ -57,11 +64,17 @@ class WarmDbt:
         self._args = ["--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT)]
         self._runner = None
 
+    def warm(self) -> None:
+        """Import dbt and parse the project now (seconds), so that the first build is fast."""
+        self._warm_runner()
+
     def _warm_runner(self):  # -> dbtRunner
-        from dbt.cli.main import dbtRunner  # seconds to import: only when a build is needed
+        from dbt.cli.main import dbtRunner  # seconds to import: only in a process that builds
 
         if self._runner is None:
-            parsed = dbtRunner().invoke(["--quiet", "--no-use-colors", "parse", *self._args])
+            parsed = dbtRunner().invoke(
+                ["--quiet", "--no-use-colors", "parse", "--log-level", "none", *self._args]
+            )
             if not parsed.success:
                 raise RuntimeError(f"dbt could not parse the project: {parsed.exception}")
             self._runner = dbtRunner(manifest=parsed.result)
@@ -70,7 +83,9 @@ class WarmDbt:
     def build(self) -> BuildResult:
         """An incremental ``dbt build`` (models, then their tests, in dependency order)."""
         try:
-            result = self._warm_runner().invoke(["--quiet", "--no-use-colors", "build", *self._args])
+            result = self._warm_runner().invoke(
+                ["--quiet", "--no-use-colors", "build", *BUILD_FLAGS, *self._args]
+            )
         except RuntimeError as exc:
             return BuildResult(False, str(exc))
         if isinstance(result.exception, KeyboardInterrupt):  # dbt cancelled its query: pass it on

@@ -80,9 +80,10 @@ def _steps(
             refresh.feeds_changed.append(result.feed)
             refresh.rows_inserted += result.rows_inserted
             refresh.rows_retired += result.rows_retired
-    built = runs.built_up_to(con)
-    target = runs.newest_loader_run(con)
-    if runs.marts_exist(con) and built is not None and runs.newest_change(con) <= built:
+    target = _guarded("warehouse check", refresh, lambda: _build_target(con))
+    if target is None:
+        return
+    if target == NOTHING_NEW:
         refresh.dbt_result = "skipped"
     else:
         log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None)
@@ -104,7 +105,19 @@ def _steps(
     )
 
 
+NOTHING_NEW = -1
+
+
+def _build_target(con: sqlite3.Connection) -> int:
+    """The loader run a build now would cover, or NOTHING_NEW when the last good build covers it all."""
+    built = runs.built_up_to(con)
+    if runs.marts_exist(con) and built is not None and runs.newest_change(con) <= built:
+        return NOTHING_NEW
+    return runs.newest_loader_run(con)
+
+
 def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result, or None when it failed
+    started = time.perf_counter()
     try:
         return call()
     except KeyboardInterrupt:
@@ -115,6 +128,8 @@ def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result, o
             f"{step}: {type(exc).__name__}: {str(exc)[:300]} (at {Path(last.filename).name}:{last.lineno})"
         )
         return None
+    finally:
+        refresh.timings[step] = round(time.perf_counter() - started, 3)
 
 
 def _write_sheet(config: RefreshConfig) -> Path:

@@ -57,6 +57,7 @@ class Refresh:
     report_written: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step, for the log line
 
     @property
     def ok(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,6 +91,16 @@ def watch(
     dbt = WarmDbt(config.db)
     failures = 0
     log("watch_started", db=config.db, interval=watch_config.interval, alert_after=watch_config.alert_after)
+    try:
+        started = time.perf_counter()
+        with stopper.step():
+            dbt.warm()  # import and parse once, before the first change arrives
+        log("dbt_ready", seconds=round(time.perf_counter() - started, 3))
+    except Stop:
+        log("watch_stopped", signal=stopper.signal_name)
+        return 0
+    except RuntimeError as exc:  # the first build tries again, and records the failure
+        log("dbt_warm_up_failed", error=str(exc)[:300])
     while not stopper.requested.is_set():
         try:
             with stopper.step():
@@ -125,5 +136,6 @@ def log_refresh(log: EventLog, refresh: runs.Refresh) -> None:
         rows_retired=refresh.rows_retired,
         dbt=refresh.dbt_result,
         seconds=round(refresh.seconds, 3),
+        steps=",".join(f"{step}:{seconds}" for step, seconds in refresh.timings.items()) or None,
         error=refresh.error,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -76,7 +77,7 @@ class Sheets:
 class Service:
     """``python -m pipeline <command>`` in a child process; its JSON events gathered as they come."""
 
-    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None, preexec_fn=None):
         self.events: list[dict] = []
         self._lines: queue.Queue[dict] = queue.Queue()
         self.proc = subprocess.Popen(
@@ -86,13 +87,17 @@ class Service:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=preexec_fn,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(json.loads(line))
+        for line in self.proc.stdout:  # every line one JSON event: nothing else may reach stdout
+            try:
+                self._lines.put(json.loads(line))
+            except ValueError:
+                self._lines.put({"event": "NOT JSON", "line": line})
 
     def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
@@ -202,13 +207,44 @@ def test_sigterm_during_a_dbt_build_rolls_back_and_exits_0_quickly(
     assert watcher.stop() == 0
     assert time.monotonic() - started < 5
     kinds = [e["event"] for e in watcher.events] + [e["event"] for e in _drain(watcher)]
-    assert "refresh_interrupted" in kinds and kinds[-1] == "watch_stopped"
+    assert "refresh_interrupted" in kinds and kinds[-1] == "watch_stopped" and "NOT JSON" not in kinds, kinds
     assert query(db, "select outcome, finished_at is not null from pipeline_runs") == [("interrupted", 1)]
 
     # the next refresh builds what the interrupted one did not, and the figures are right
     proc = run_pipeline(db, "run", *sheets.args(), "--no-report")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert mart_total(db) == pytest.approx(revenue(SALES))
+
+
+def test_a_full_disk_is_a_failed_refresh_alerted_and_the_service_lives_on(
+    server: FeedServer, db: Path, watcher_cleanup: list
+) -> None:
+    sheets, hook = Sheets(server), WebhookReceiver()
+    try:
+        assert run_pipeline(db, "run", *sheets.args(), "--no-report").returncode == 0
+        total = mart_total(db)
+        sheets.publish(SALES + [f"2023-07-{n % 28 + 1:02d},REF001,{n % 9 + 1},1" for n in range(30_000)])
+        body = len(server.routes["/ventes.csv"].body)  # the download fits, 30,000 sales do not
+        limit = max(db.stat().st_size, body) + (128 << 10)
+
+        def small_disk() -> None:  # every file this service writes stops at `limit` bytes: a full disk
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        watcher = Service(
+            db, "watch", *sheets.args(), *FAST, "--interval", "0.2", "--max-backoff", "0.5", "--alert-after", "60",
+            "--alert-webhook", hook.url, "--no-report", preexec_fn=small_disk,
+        )  # fmt: skip
+        watcher_cleanup.append(watcher)
+        for _ in range(2):  # fails, backs off, fails again: alive, and never a false success
+            event = watcher.refresh()
+            assert event["outcome"] == "failed" and "full" in event["error"], event
+        assert hook.events() == ["refresh_failed"]
+        assert mart_total(db) == pytest.approx(total)  # the last good data, untouched
+        assert scalar(db, "select count(*) from raw_sales") == len(SALES)
+        assert watcher.stop() == 0
+    finally:
+        hook.close()
 
 
 def _drain(service: Service) -> list[dict]:
