@@ -1,2 +1,3 @@
-"""ventes-pme pipeline: what runs the loader and dbt together (the dbt runner, shared by the
-tests, the benchmarks and the documentation generator)."""
+"""ventes-pme's live system: the refresh service (``python -m pipeline run | watch | health``),
+the storage service with the French dashboard (``python -m pipeline serve``), and the dbt runner
+shared by the tests, the benchmarks and the documentation generator."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +19,13 @@ from loader.cli import _positive, add_load_arguments, load_options, resolve_sour
 from loader.db import add_db_argument
 
 from .alerts import Alerts
+from .dbt_runner import WarmDbt
 from .events import EventLog
+from .health import health
 from .lock import AlreadyRunning, single_instance
 from .refresh import RefreshConfig, refresh_once
+from .serve import serve
+from .watch import Stop, Stopper, WatchConfig, log_refresh, watch
 
 EPILOG = """\
 environment: REFRESH_INTERVAL (seconds between polls, 60), ALERT_AFTER (seconds without a
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one refresh: load the feeds, dbt build if anything changed, write the synthesis sheet",
     )
     interval = _env_number("REFRESH_INTERVAL", 60.0)
+    alert_after = _env_number("ALERT_AFTER", 0) or 3 * interval  # for health and serve; watch: 3 x --interval
     watch = commands.add_parser(
         "watch", parents=[refreshing], help="refresh every --interval seconds, forever"
     )
@@ -109,13 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="wait for the warehouse file to exist (the refresh service creates it)",
     )
+    serve.add_argument(
+        "--stale-after",
+        type=_positive(float),
+        default=alert_after,
+        help="seconds after which the dashboard warns that the data is stale (env ALERT_AFTER; 3 x REFRESH_INTERVAL)",
+    )
 
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
     add_db_argument(health, "the warehouse")
     health.add_argument(
         "--max-age",
         type=_positive(float),
-        default=_env_number("ALERT_AFTER", 0) or 3 * interval,
+        default=alert_after,
         help="seconds (env ALERT_AFTER; default 3 x REFRESH_INTERVAL)",
     )
     return parser
@@ -125,12 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from .serve import serve
-
-        return serve(Path(args.db), args.host, args.port, args.wait)
+        return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait)
     if args.command == "health":
-        from .health import health
-
         return health(Path(args.db), args.max_age)
     return _refresh_command(parser, args)
 
@@ -156,11 +164,6 @@ def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def _run_once(config: RefreshConfig, log: EventLog) -> int:
-    import signal
-
-    from .dbt_runner import WarmDbt
-    from .watch import Stop, Stopper, log_refresh
-
     stopper = Stopper()
     stopper.install()
     try:
@@ -174,8 +177,6 @@ def _run_once(config: RefreshConfig, log: EventLog) -> int:
 
 
 def _watch(config: RefreshConfig, args: argparse.Namespace, log: EventLog) -> int:
-    from .watch import Stopper, WatchConfig, watch
-
     stopper = Stopper()
     stopper.install()
     alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db))

@@ -48,14 +48,8 @@ def datasette_command(db: Path, host: str, port: int, metadata_file: Path) -> li
     return command
 
 
-def stale_after() -> float:
-    """ALERT_AFTER, else 3 refresh intervals: the same threshold as the alerts and healthcheck."""
-    if os.environ.get("ALERT_AFTER"):
-        return float(os.environ["ALERT_AFTER"])
-    return 3 * float(os.environ.get("REFRESH_INTERVAL") or 60)
-
-
-def serve(db: Path, host: str, port: int, wait: bool = False) -> int:
+def serve(db: Path, host: str, port: int, stale_after: float, wait: bool = False) -> int:
+    """Exec Datasette on ``db``; the dashboard warns when the data is older than ``stale_after`` s."""
     if wait and not db.is_file():
         print(
             f"waiting for the warehouse at {db} (the refresh service creates it)", file=sys.stderr, flush=True
@@ -70,7 +64,7 @@ def serve(db: Path, host: str, port: int, wait: bool = False) -> int:
         return 1
     handle, name = tempfile.mkstemp(prefix="ventes-datasette-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(metadata(db, stale_after()), out, ensure_ascii=False)
+        json.dump(metadata(db, stale_after), out, ensure_ascii=False)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
