@@ -99,19 +99,19 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         "--backoff", type=_at_least(0.0, float), default=1.0, help="seconds before the first retry (1.0)"
     )
     parser.add_argument(
-        "--connect-timeout", type=_positive(float), default=10.0, help="HTTP connect timeout, s (10)"
+        "--connect-timeout", type=positive(float), default=10.0, help="HTTP connect timeout, s (10)"
     )
     parser.add_argument(
-        "--read-timeout", type=_positive(float), default=60.0, help="HTTP read timeout, s (60)"
+        "--read-timeout", type=positive(float), default=60.0, help="HTTP read timeout, s (60)"
     )
     parser.add_argument(
         "--max-seconds",
-        type=_positive(float),
+        type=positive(float),
         default=900.0,
         help="overall deadline of one feed's download, retries included, s (900)",
     )
     parser.add_argument(
-        "--max-bytes", type=_positive(int), default=2 << 30, help="refuse a body larger than this (2 GiB)"
+        "--max-bytes", type=positive(int), default=2 << 30, help="refuse a body larger than this (2 GiB)"
     )
     parser.add_argument(
         "--limit",
@@ -161,7 +161,7 @@ def _share(text: str) -> float:
     return value
 
 
-def _positive(kind: type) -> Callable[[str], float]:
+def positive(kind: type) -> Callable[[str], float]:
     def convert(text: str) -> float:
         value = _at_least(0, kind)(text)
         if value == 0 or value == float("inf"):

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loader.cli import _positive, add_load_arguments, load_options, resolve_sources
+from loader.cli import add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument
 
 from .alerts import Alerts
@@ -44,7 +44,7 @@ def _env_number(name: str, default: float) -> float:
     if not text:
         return default
     try:
-        return _positive(float)(text)
+        return positive(float)(text)
     except argparse.ArgumentTypeError as exc:
         raise SystemExit(f"error: environment variable {name}: {exc}") from None
 
@@ -86,18 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--interval",
-        type=_positive(float),
+        type=positive(float),
         default=interval,
         help=f"seconds between polls (env REFRESH_INTERVAL, {interval:g})",
     )
     watch.add_argument(
         "--alert-after",
-        type=_positive(float),
+        type=positive(float),
         default=_env_number("ALERT_AFTER", 0) or None,
         help="seconds without a successful refresh before alerting (env ALERT_AFTER; 3 intervals)",
     )
     watch.add_argument(
-        "--max-backoff", type=_positive(float), default=900.0, help="longest wait after failures, s (900)"
+        "--max-backoff", type=positive(float), default=900.0, help="longest wait after failures, s (900)"
     )
     watch.add_argument(
         "--alert-webhook",
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--stale-after",
-        type=_positive(float),
+        type=positive(float),
         default=alert_after,
         help="seconds after which the dashboard warns that the data is stale (env ALERT_AFTER; 3 x REFRESH_INTERVAL)",
     )
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_argument(health, "the warehouse")
     health.add_argument(
         "--max-age",
-        type=_positive(float),
+        type=positive(float),
         default=alert_after,
         help="seconds (env ALERT_AFTER; default 3 x REFRESH_INTERVAL)",
     )
