@@ -231,12 +231,12 @@ def table(steps: list[Step]) -> list[str]:
 
 
 def render(rows: int, steps: list[Step], big: list[Step], peers: list[Step], peer_rows: int) -> str:
-    by_name = {step.name.split(" (")[0].split(",")[0]: step.seconds for step in steps}
-    base, first = steps[0].seconds, by_name["first load"]
-    one_core = next((s.seconds for s in steps if "one core" in s.name), None)
-    unchanged = by_name["reload"]
-    forced = next(s.seconds for s in steps if s.name.startswith("reload, shortcut disabled"))
-    edited = next(s.seconds for s in steps if s.name.startswith("sheet with 1%"))
+    def seconds(prefix: str) -> float | None:
+        return next((s.seconds for s in steps if s.name.startswith(prefix)), None)
+
+    base, first, one_core = steps[0].seconds, seconds("first load"), seconds("first load, one core")
+    unchanged, forced = seconds("reload, unchanged"), seconds("reload, shortcut disabled")
+    edited = seconds("sheet with 1%")
     lines = [
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; sales feed of {rows:,} generated rows; "

@@ -1,0 +1,107 @@
+"""How fast can *any* loader fill our schema? SQLite alone, with no Python in the loop.
+
+    python -m bench.sqlite_floor [--rows 1000000] [--no-docs]
+
+Issue 11 asks for a first load at 2x ``sqlite3 .import``. Before rewriting the parser in C
+(pyarrow, polars, ADBC), this measures the floor such a rewrite would hit: the sales file
+``.import``-ed into a staging table by the sqlite3 shell (C parsing), then one
+``insert or ignore into raw_sales ... select`` computing the sale id in SQL, then the
+snapshot of the sheet's ids, committed: the work of a load with no Python at all. Variants
+isolate what costs: the occurrence number (a window function), the raw copies of the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from loader.generate import generate
+from loader.schema import statements
+
+from .results import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+KEY = "d || '|' || r || '|' || s || '|' || q || '|' || {n}"
+OCCURRENCE = "row_number() over (partition by d, r, s, q order by rowid)"
+VARIANTS = {
+    "sale id with its occurrence number (window function), raw copies": (OCCURRENCE, "d, r, q, s"),
+    "sale id numbered by line instead (no window function), raw copies": ("rowid", "d, r, q, s"),
+    "no window function, no raw copies": ("rowid", "'', '', '', ''"),
+}
+
+
+def shell(db: Path, script: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def load_script(sales: Path, occurrence: str, raw: str) -> str:
+    return "\n".join(
+        [
+            *(s.rstrip(";") + ";" for s in statements()),
+            "pragma journal_mode = wal;",
+            "pragma synchronous = normal;",
+            "insert into loader_runs (batch_id, feed, source, started_at, status) values ('b', 'sales', 's', '', 'loaded');",
+            "create temp table staging (d text, r text, q text, s text);",
+            f".import --csv --skip 1 {sales} staging",
+            "begin;",
+            f"insert or ignore into raw_sales select {KEY.format(n=occurrence)}, d, r, cast(q as integer), s, {raw}, 1, rowid + 1 from staging;",
+            "insert into snapshot_sources (source) values ('s');",
+            "insert into sales_snapshot select 1, sale_id from raw_sales;",
+            "commit;",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("sqlite3"):
+        raise SystemExit("needs the sqlite3 command-line shell: apt-get install sqlite3")
+    with tempfile.TemporaryDirectory(prefix="sqlite-floor-") as folder:
+        work = Path(folder)
+        generate(work / "feeds", days=365, rows=args.rows)
+        sales = work / "feeds" / "ventes.csv"
+        results = [
+            (
+                "sqlite3 .import (baseline: 4 text columns, no key)",
+                shell(work / "import.db", f".import --csv {sales} sales"),
+            )
+        ]
+        for name, (occurrence, raw) in VARIANTS.items():
+            db = work / f"{len(results)}.db"
+            results.append(
+                (f"pure SQLite into our schema: {name}", shell(db, load_script(sales, occurrence, raw)))
+            )
+    base = results[0][1]
+    lines = [
+        f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores; "
+        f"{args.rows:,} generated sales lines; each step one `sqlite3` shell process.",
+        "",
+        "| step | seconds | × `.import` |",
+        "|---|---:|---:|",
+        *(f"| {name} | {seconds:.2f} | {seconds / base:.2f} |" for name, seconds in results),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_docs:
+        write_section(
+            ROOT / "docs" / "benchmarks.md", "floor", "The floor of our schema: SQLite with no Python", text
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
