@@ -17,7 +17,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -59,6 +59,8 @@ class Stopper:
     def step(self) -> Iterator[None]:
         self.busy = True
         try:
+            if self.requested.is_set():  # the signal came just before the step: do not start it
+                raise Stop()
             yield
         finally:
             self.busy = False
@@ -85,7 +87,6 @@ def watch(
     log: EventLog,
     alerts: Alerts,
     stopper: Stopper,
-    on_refresh: Callable[[runs.Refresh], None] | None = None,
 ) -> int:
     """Refresh until stopped; returns the exit status (0)."""
     dbt = WarmDbt(config.db)
@@ -99,7 +100,7 @@ def watch(
     except Stop:
         log("watch_stopped", signal=stopper.signal_name)
         return 0
-    except RuntimeError as exc:  # the first build tries again, and records the failure
+    except Exception as exc:  # the first build tries again, and records the failure
         log("dbt_warm_up_failed", error=str(exc)[:300])
     while not stopper.requested.is_set():
         try:
@@ -109,8 +110,6 @@ def watch(
             log("refresh_interrupted", signal=stopper.signal_name, detail="the step under way rolled back")
             break
         log_refresh(log, refresh)
-        if on_refresh:
-            on_refresh(refresh)
         failures = 0 if refresh.ok else failures + 1
         alerts.refresh_ended(refresh.ok, error=refresh.error, consecutive_failures=failures)
         try:
