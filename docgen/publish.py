@@ -21,6 +21,7 @@ from pathlib import Path
 
 from loader import LoadOptions, connect, load_feeds
 from loader.feeds import FEEDS
+from pipeline import runs as pipeline_runs
 from pipeline.dbt_runner import run_dbt
 from report import synthese
 
@@ -71,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if run_dbt(db, args.work, "build", capture=False).returncode != 0:
         return 1
+    con = connect(db)
+    try:
+        pipeline_runs.ensure_table(con)  # the refresh service's audit table: in the schema doc too
+    finally:
+        con.close()
 
     label = (
         f"instantané des trois flux publiés par le client (`{args.client_data.name}/` : ventes.csv, produits.csv, "

@@ -23,6 +23,7 @@ import pytest
 from browser import Chromium
 from helpers import CLIENT_DATA, ROOT, query, scalar
 
+from loader import connect
 from pipeline import runs
 from pipeline.dashboard import Filters, bar_chart, dashboard
 from pipeline.dbt_runner import dbt_env
@@ -69,6 +70,13 @@ def test_key_figures_match_the_marts_and_follow_the_filters(demo_warehouse: Path
     one_day = page(demo_warehouse, Filters(start=day, end=day))
     assert kpis(one_day)["Chiffre d'affaires"] == euros(day_revenue)
     assert one_day["period"].startswith("du ") and "Période courte" in one_day["daily_note"]
+
+
+def test_before_the_first_build_the_page_says_so(db: Path) -> None:
+    connect(db).close()  # the loader's tables, no marts yet
+    result = page(db, stale_after=60)
+    assert result["ready"] is False
+    assert result["freshness"]["warning"] == "Les données n'ont jamais été actualisées."
 
 
 def test_malformed_filters_are_ignored_not_errors() -> None:
