@@ -24,7 +24,7 @@ from pathlib import Path
 from loader.generate import generate
 from pipeline.dbt_runner import run_dbt
 
-from .results import write_section
+from .results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,9 +105,7 @@ def main() -> int:
         "reconciliation) whatever changed, so its ratio is higher.",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_docs:
-        write_section(ROOT / "docs" / "benchmarks.md", "dbt", "dbt: full refresh vs incremental", text)
+    publish("dbt", "dbt: full refresh vs incremental", text, to_docs=not args.no_docs)
     return 0
 
 

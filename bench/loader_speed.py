@@ -27,7 +27,7 @@ from pathlib import Path
 from loader.generate import generate
 
 from .peers import dlt_merge, install, measured, sqlite_utils
-from .results import write_section
+from .results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,9 +288,7 @@ def main() -> int:
     steps, big = run(args.rows, args.big_rows, args.work, not args.no_peers)
     peers = [] if args.no_peers else peer_steps(args.peer_rows, args.work)
     text = render(args.rows, steps, big, peers, args.peer_rows)
-    print(text)
-    if not args.no_docs:
-        write_section(ROOT / "docs" / "benchmarks.md", "loader", "Loader", text)
+    publish("loader", "Loader", text, to_docs=not args.no_docs)
     return 0
 
 

@@ -35,7 +35,7 @@ from loader.feeds import FEEDS
 from loader.generate import generate
 from pipeline.dbt_runner import dbt_env
 
-from .results import write_section
+from .results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -188,11 +188,7 @@ def main() -> int:
         f"**{cpu_per_poll * 1000:.0f} ms** ({'holds' if cpu_per_poll <= 0.05 else 'missed'}).",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_docs:
-        write_section(
-            ROOT / "docs" / "benchmarks.md", "refresh", "Refresh service: change to dashboard", text
-        )
+    publish("refresh", "Refresh service: change to dashboard", text, to_docs=not args.no_docs)
     return 0
 
 

@@ -23,3 +23,10 @@ def write_section(path: Path, key: str, title: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def publish(key: str, title: str, text: str, to_docs: bool) -> None:
+    """Print a benchmark's results and, unless told not to, write them into docs/benchmarks.md."""
+    print(text)
+    if to_docs:
+        write_section(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md", key, title, text)

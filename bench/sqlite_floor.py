@@ -24,9 +24,8 @@ from pathlib import Path
 from loader.generate import generate
 from loader.schema import statements
 
-from .results import write_section
+from .results import publish
 
-ROOT = Path(__file__).resolve().parents[1]
 
 KEY = "d || '|' || r || '|' || s || '|' || q || '|' || {n}"
 OCCURRENCE = "row_number() over (partition by d, r, s, q order by rowid)"
@@ -95,11 +94,7 @@ def main() -> int:
         *(f"| {name} | {seconds:.2f} | {seconds / base:.2f} |" for name, seconds in results),
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_docs:
-        write_section(
-            ROOT / "docs" / "benchmarks.md", "floor", "The floor of our schema: SQLite with no Python", text
-        )
+    publish("floor", "The floor of our schema: SQLite with no Python", text, to_docs=not args.no_docs)
     return 0
 
 
