@@ -26,7 +26,6 @@ from loader.schema import statements
 
 from .results import publish
 
-
 KEY = "d || '|' || r || '|' || s || '|' || q || '|' || {n}"
 OCCURRENCE = "row_number() over (partition by d, r, s, q order by rowid)"
 VARIANTS = {
