@@ -81,25 +81,20 @@ def _steps(
             refresh.rows_inserted += result.rows_inserted
             refresh.rows_retired += result.rows_retired
     target = _guarded("warehouse check", refresh, lambda: _build_target(con))
-    if target is None:
-        return
     if target == NOTHING_NEW:
         refresh.dbt_result = "skipped"
-    else:
+    elif target is not None:  # None: the check failed, and said why in refresh.errors
         log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None)
         outcome = _guarded("dbt build", refresh, dbt.build)
-        if outcome is not None:
-            refresh.dbt_result = "success" if outcome.success else "failed"
-            if outcome.success:
-                refresh.built_up_to_loader_run = target
-            else:
-                refresh.errors.append(f"dbt build: {outcome.summary}")
+        if outcome is not None and outcome.success:
+            refresh.dbt_result, refresh.built_up_to_loader_run = "success", target
+            if config.report_dir is not None:
+                written = _guarded("synthesis sheet", refresh, lambda: _write_sheet(config))
+                refresh.report_written = written is not None
         else:
             refresh.dbt_result = "failed"
-        if outcome is not None and outcome.success and config.report_dir is not None:
-            refresh.report_written = (
-                _guarded("synthesis sheet", refresh, lambda: _write_sheet(config)) is not None
-            )
+            if outcome is not None:
+                refresh.errors.append(f"dbt build: {outcome.summary}")
     refresh.outcome = (
         "failed" if refresh.errors else "refreshed" if refresh.dbt_result == "success" else "unchanged"
     )
