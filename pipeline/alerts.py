@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .events import EventLog
 
@@ -32,7 +32,6 @@ class Alerts:
     timeout: float = 5.0
     failing: bool = False
     stale: bool = False
-    sent: list[str] = field(default_factory=list)  # events sent, oldest first (for the caller's summary)
 
     def refresh_ended(self, ok: bool, **details: object) -> None:
         if not ok and not self.failing:
@@ -58,7 +57,6 @@ class Alerts:
             )
 
     def _send(self, event: str, **details: object) -> None:
-        self.sent.append(event)
         if not self.webhook_url:
             self.log("alert", alert=event, **details)
             return

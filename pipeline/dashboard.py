@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from report import fmt
 from report.synthese import SHORT_PERIOD_DAYS
 
+from . import runs
+
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -131,9 +133,7 @@ def freshness(con: sqlite3.Connection, tables: set[str], stale_after: float, now
     """When the data was last confirmed current, and whether that is too long ago."""
     last = failed = None
     if "pipeline_runs" in tables:
-        last = con.execute(
-            "select max(finished_at) from pipeline_runs where outcome in ('refreshed', 'unchanged')"
-        ).fetchone()[0]
+        last = runs.last_success(con)
         latest = con.execute(
             "select outcome, error from pipeline_runs where finished_at is not null order by run_id desc limit 1"
         ).fetchone()
@@ -146,7 +146,7 @@ def freshness(con: sqlite3.Connection, tables: set[str], stale_after: float, now
             "stale": True,
             "warning": "Les données n'ont jamais été actualisées.",
         }
-    age = (now - dt.datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds()
+    age = runs.seconds_since(last, now)
     stale = age > stale_after
     warning = None
     if stale:

@@ -6,7 +6,6 @@ unchanged polls: the warehouse was confirmed to match the feeds then.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -22,10 +21,7 @@ def last_success_age(db: Path) -> tuple[float | None, str | None]:
     """
     with read_only(db, "start the refresh service") as con:
         last = runs.last_success(con)
-    if last is None:
-        return None, None
-    finished = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
-    return (dt.datetime.now(dt.UTC) - finished).total_seconds(), last
+    return (None, None) if last is None else (runs.seconds_since(last), last)
 
 
 def health(db: Path, max_age: float) -> int:

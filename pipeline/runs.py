@@ -10,6 +10,7 @@ failed build, so a transient dbt failure does not leave the marts stale until th
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Literal
@@ -131,6 +132,11 @@ def marts_exist(con: sqlite3.Connection) -> bool:
         ).fetchone()
         is not None
     )
+
+
+def seconds_since(utc_iso: str, now: dt.datetime | None = None) -> float:
+    """Seconds from a stored UTC time (``2026-11-29T08:05:59.029Z``) to ``now``."""
+    return ((now or dt.datetime.now(dt.UTC)) - dt.datetime.fromisoformat(utc_iso)).total_seconds()
 
 
 def last_success(con: sqlite3.Connection) -> str | None:

@@ -40,7 +40,7 @@ def moment(utc_iso: str | None, zone: str = "Europe/Paris") -> str:
     """'2026-11-29T08:05:59.029Z' -> '29 novembre 2026 à 9 h 05' (French time, the client's)."""
     if not utc_iso:
         return "-"
-    when = dt.datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(utc_iso)  # Python 3.11 reads the trailing Z
     try:
         from zoneinfo import ZoneInfo
 
