@@ -74,6 +74,11 @@ class Sheets:
         ]
 
 
+def service_env(db: Path, extra: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a pipeline process on ``db``: dbt's files in a folder of the test's."""
+    return {**dbt_env(db, db.parent / "dbt"), **(extra or {})}
+
+
 class Service:
     """``python -m pipeline <command>`` in a child process; its JSON events gathered as they come."""
 
@@ -83,7 +88,7 @@ class Service:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", *args, "--db", str(db), "--log-format", "json"],
             cwd=ROOT,
-            env={**dbt_env(db, db.parent / "dbt"), **(env or {})},
+            env=service_env(db, env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -114,6 +119,13 @@ class Service:
         raise AssertionError(
             f"no such event within {timeout} s; got {self.events[-10:]}; stderr: {self.stderr()}"
         )
+
+    def drain(self) -> list[dict]:
+        """The events read but not waited for yet."""
+        events = []
+        while not self._lines.empty():
+            events.append(self._lines.get())
+        return events
 
     def refresh(self, timeout: float = 120) -> dict:
         return self.wait_for(lambda e: e["event"] == "refresh", timeout)
@@ -206,7 +218,7 @@ def test_sigterm_during_a_dbt_build_rolls_back_and_exits_0_quickly(
     started = time.monotonic()
     assert watcher.stop() == 0
     assert time.monotonic() - started < 5
-    kinds = [e["event"] for e in watcher.events] + [e["event"] for e in _drain(watcher)]
+    kinds = [e["event"] for e in watcher.events] + [e["event"] for e in watcher.drain()]
     assert "refresh_interrupted" in kinds and kinds[-1] == "watch_stopped" and "NOT JSON" not in kinds, kinds
     assert query(db, "select outcome, finished_at is not null from pipeline_runs") == [("interrupted", 1)]
 
@@ -247,13 +259,6 @@ def test_a_full_disk_is_a_failed_refresh_alerted_and_the_service_lives_on(
         hook.close()
 
 
-def _drain(service: Service) -> list[dict]:
-    events = []
-    while not service._lines.empty():
-        events.append(service._lines.get())
-    return events
-
-
 def test_two_refreshes_never_run_at_once(server: FeedServer, db: Path, watcher_cleanup: list) -> None:
     sheets = Sheets(server)
     first = Service(db, "watch", *sheets.args(), *FAST, "--interval", "60", "--no-report")
@@ -274,7 +279,7 @@ def run_pipeline(
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args, "--db", str(db)],
         cwd=ROOT,
-        env={**dbt_env(db, db.parent / "dbt"), **(env or {})},
+        env=service_env(db, env),
         capture_output=True,
         text=True,
         timeout=timeout,
