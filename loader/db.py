@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .schema import MIGRATIONS, statements
+from .snapshots import migrate as migrate_snapshots
 
 DEFAULT_DB = "data/warehouse.db"
 
@@ -43,6 +44,7 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
         for table, column, declaration in MIGRATIONS:
             if column not in {row[1] for row in con.execute(f"pragma table_info({table})")}:
                 con.execute(f"alter table {table} add column {column} {declaration}")
+        migrate_snapshots(con)
     return con
 
 

@@ -19,7 +19,7 @@ from .feeds import SALES
 from .forked import run_forked
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
-from .sales_parser import BATCH, FIELDS_PER_ROW, REJECT, parse_sales
+from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, parse_sales
 from .snapshots import Snapshot, SnapshotDiff, SnapshotPolicy
 from .values import Limits
 
@@ -120,11 +120,12 @@ def _insert_sales(
         for kind, payload in run_forked(produce) if forked else produce():
             if kind == BATCH:
                 good += (len(payload) - 1) // FIELDS_PER_ROW
-                snapshot.add(payload[1::FIELDS_PER_ROW], payload[2::FIELDS_PER_ROW])
                 if len(payload) == full:
                     yield payload
                 else:
                     tail = payload
+            elif kind == DAY:
+                snapshot.add_day(*payload)
             elif kind == REJECT:
                 rejects.add(*payload)
             else:

@@ -19,14 +19,16 @@ from .csvfile import field_count_problem, open_csv, readable_rows, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
+from .snapshots import encode_day
 from .values import DATE_FORMATS, Limits, key_part, parse_date, parse_text, plausible_date, slash_date_parts
 
 # message kinds
-BATCH, REJECT, PROGRESS = 0, 1, 2
+BATCH, REJECT, PROGRESS, DAY = 0, 1, 2, 3
 # the values bound per row, in the order of loader.sales.INSERT_COLUMNS: the sale id, each
 # field parsed then as received (published order), the line number
 FIELDS_PER_ROW = 1 + 2 * len(SALES.columns) + 1
 PROGRESS_EVERY = 16_384  # rows
+DAY_FLUSH_IDS = 65_536  # sale ids held for the snapshot before the finished days are sent
 
 if SALES.field_names != ("date", "product_ref", "quantity", "store_id"):
     raise ImportError("the sales feed's columns changed: update parse_sales' hot loop to match loader.feeds")
@@ -121,13 +123,25 @@ def explain(row: list[str], parsers: list[tuple[int, Callable]]) -> str:
 
 
 def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> object:
-    """Parse a value not seen yet and remember the result; invalid values are cached as False."""
+    """Parse a value not seen yet and remember the result; invalid values are cached as False.
+
+    The entry ends with ``text`` itself: every row with that text then sends this one string
+    object as its raw copy, which pickling to the inserting process writes once per chunk.
+    """
     try:
         value = parse(text)
     except InvalidValue:
-        value = False
-    cache[text] = value
-    return value
+        cache[text] = False
+        return False
+    entry = cache[text] = (*value, text) if isinstance(value, tuple) else (value, text)
+    return entry
+
+
+def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[tuple[int, object]]:
+    """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow."""
+    latest = max(days) if keep_latest and days else None
+    for day in [day for day in days if day != latest]:
+        yield DAY, (day, encode_day(days.pop(day)))
 
 
 def parse_sales(
@@ -140,17 +154,21 @@ def parse_sales(
     limits: Limits,
     encoding: str,
 ) -> Iterator[tuple[int, object]]:
-    """Yield (BATCH, params), (REJECT, (line, fields, reason)) and (PROGRESS, bytes read).
+    """Yield (BATCH, params), (REJECT, (line, fields, reason)), (PROGRESS, bytes read) and
+    (DAY, (date, loader.snapshots.encode_day of that date's sale ids)).
 
     A batch is ``head`` followed by FIELDS_PER_ROW values for each of ``rows_per_batch``
     rows; the last one may be shorter. The sale id is the normalised natural key plus its
     occurrence number in this file, or the feed's own id when ``mapping`` has a sale_id.
-    Raises OutOfOrder (from the counter) when the file is not in date order.
+    Raises OutOfOrder (from the counter) when the file is not in date order. The ids of the
+    snapshot are sent by day once DAY_FLUSH_IDS are held, the latest day kept open (in a
+    date-ordered file it goes on): a file not in date order sends a day in several segments.
 
     Legend of the hot loop: t_* is a field's text as received, i_* its column index, p_* its
-    parser; d (date), p (product: (value, key part)), q (quantity), s (store: (value, key
-    part)) are the parsed values, each from a per-field cache of distinct texts, where False
-    marks a text that does not parse.
+    parser; d (date: (ISO date, text)), p (product: (value, key part, text)), q (quantity:
+    (value, text)), s (store: (value, key part, text)) are the parsed values, each from a
+    per-field cache of distinct texts (:func:`_parse_into`), where False marks a text that
+    does not parse.
     """
     parsers = sales_parsers(order, path, mapping, limits, encoding)
     (i_date, p_date), (i_ref, p_ref), (i_qty, p_qty), (i_store, p_store) = parsers[:4]
@@ -161,11 +179,13 @@ def parse_sales(
     stores: dict[str, object] = {}
     own_ids: dict[str, object] = {}
     counts = counter.counts
+    days: dict[str, list[str]] = {}  # the sale ids of each day not sent yet
     d_get, r_get, q_get, s_get, c_get = dates.get, refs.get, qtys.get, stores.get, counts.get
+    days_get = days.get
 
     with open_csv(path, encoding) as feed:
         reader, width = feed.rows, len(feed.header)
-        batch, size, done = list(head), 0, 0
+        batch, size, done, held = list(head), 0, 0, 0
         while True:  # the for loop resumes after a line the csv module cannot read
             try:
                 for row in reader:
@@ -199,7 +219,7 @@ def parse_sales(
                         yield REJECT, (reader.line_num, row, explain(row, parsers))
                         continue
                     if sid is None:
-                        key = f"{d}|{p[1]}|{s[1]}|{q}"
+                        key = f"{d[0]}|{p[1]}|{s[1]}|{q[0]}"
                         n = c_get(key)
                         if n is None:
                             counter.first_seen(key)
@@ -207,13 +227,22 @@ def parse_sales(
                         counts[key] = n = n + 1
                         sid = f"{key}|{n}"
                     else:  # the feed's own id, then the content: a row changed under its id is an edit
-                        sid = f"{sid}#{d}|{p[1]}|{s[1]}|{q}"
-                    batch += (sid, d, p[0], q, s[0], t_date, t_ref, t_qty, t_store, reader.line_num)
+                        sid = f"{sid[0]}#{d[0]}|{p[1]}|{s[1]}|{q[0]}"
+                    day = d[0]
+                    batch += (sid, day, p[0], q[0], s[0], d[1], p[2], q[1], s[2], reader.line_num)
+                    same_day = days_get(day)
+                    if same_day is None:
+                        same_day = days[day] = []
+                    same_day.append(sid)
                     size += 1
                     if size == rows_per_batch:
                         yield BATCH, batch
                         done += size
+                        held += size
                         batch, size = list(head), 0
+                        if held >= DAY_FLUSH_IDS:
+                            yield from _finished_days(days, keep_latest=True)
+                            held = sum(map(len, days.values()))
                         if done % PROGRESS_EVERY == 0:
                             yield PROGRESS, feed.progress.bytes_read
                 break
@@ -221,4 +250,5 @@ def parse_sales(
                 yield REJECT, unreadable(reader.line_num, exc)
         if size:
             yield BATCH, batch
+        yield from _finished_days(days, keep_latest=False)
         yield PROGRESS, feed.progress.bytes_read
