@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -24,6 +26,20 @@ from .errors import ParserDied
 T = TypeVar("T")
 
 _ITEMS, _ERROR, _DONE = 0, 1, 2
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> float:
+    """The CPUs this process may use: its affinity (``taskset``), capped by a cgroup v2 quota
+    (``docker run --cpus``). On one CPU a forked parser only adds the cost of pickling."""
+    try:
+        cpus: float = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cgroup.read_text().split()
+        if quota != "max":
+            cpus = min(cpus, int(quota) / int(period))
+    return cpus
 
 
 def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[T]:

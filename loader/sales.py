@@ -2,8 +2,8 @@
 
 The primary key ``sale_id`` does the deduplication: a sale already stored is ignored by
 SQLite, so reloading a file, or a file with lines appended, inserts only what is new. The
-parser (``loader.sales_parser``) runs in this process, or for a large file in a forked one
-(``loader.forked``) that parses while this one inserts.
+parser (``loader.sales_parser``) runs in this process, or for a large file, when two CPUs
+are free to use, in a forked one (``loader.forked``) that parses while this one inserts.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from .audit import Rejects
 from .db import savepoint
 from .feeds import SALES
-from .forked import run_forked
+from .forked import run_forked, usable_cpus
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
 from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, parse_sales
@@ -110,7 +110,7 @@ def _insert_sales(
             options.encoding,
         )
 
-    forked = path.stat().st_size >= options.parallel_min_bytes
+    forked = path.stat().st_size >= options.parallel_min_bytes and usable_cpus() >= 2
     full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT
     good = 0
     tail: list = []
