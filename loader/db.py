@@ -36,7 +36,7 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
     con.execute(f"pragma busy_timeout = {int(busy_timeout_s * 1000)}")
     _switch_to_wal(con, busy_timeout_s)
     con.execute("pragma synchronous = normal")
-    con.execute("pragma cache_size = -32768")  # 32 MiB page cache: rows arrive in near key order
+    con.execute("pragma cache_size = -8192")  # 8 MiB page cache: rows arrive in near key order
     con.execute("pragma temp_store = file")
     with transaction(con):
         for statement in statements():

@@ -51,7 +51,7 @@ class LoadOptions:
     sales_id_column: str | None = None  # a header naming the feed's own sale id, if it has one
     http: HttpOptions = field(default_factory=HttpOptions)
     progress: bool = False  # progress bar on stderr
-    occurrence_max_keys: int | None = 500_000  # keys held before evicting old dates
+    occurrence_max_keys: int | None = 100_000  # keys held before evicting old dates (~10 MB)
     parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a forked process
     limits: Limits = field(default_factory=Limits)  # plausible values (--limit NAME=VALUE)
     debug: bool = False  # let an unexpected exception through, with its traceback

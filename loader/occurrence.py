@@ -23,7 +23,7 @@ class OutOfOrder(Exception):
 class OccurrenceCounter:
     """The hot loop reads and writes ``counts`` itself and calls :meth:`first_seen` on a miss."""
 
-    def __init__(self, max_keys: int | None = 500_000):
+    def __init__(self, max_keys: int | None = 100_000):
         self.counts: dict[str, int] = {}
         self._max_keys = max_keys
         self._horizon = ""  # every key dated before this date has been evicted
