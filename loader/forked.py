@@ -17,8 +17,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from .errors import ParserDied

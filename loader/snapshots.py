@@ -274,7 +274,7 @@ def migrate(con: sqlite3.Connection) -> None:
                 "insert or replace into sales_snapshot_days values (?, ?, ?, ?, ?)", (*key, *encode_day(ids))
             )
 
-    for source_id, day, sale_id in rows.fetchall():
+    for source_id, day, sale_id in rows:  # read while writing another table: SQLite allows it
         if (source_id, day) != key:
             flush()
             key, ids = (source_id, day), []
