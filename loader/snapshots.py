@@ -42,6 +42,8 @@ import sqlite3
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Literal
 
 from .errors import FeedError
@@ -74,7 +76,7 @@ create index if not exists raw_sales_events_by_sale on raw_sales_events (sale_id
 create index if not exists raw_sales_events_by_run on raw_sales_events (run_id);
 """
 
-# a day's ids as stored: (count, digest, compressed sorted ids)
+# a day's ids as stored: (count, digest, compressed ids)
 EncodedDay = tuple[int, bytes, bytes]
 
 
@@ -128,11 +130,9 @@ class Snapshot:
     def add_day(self, sale_date: str, day: EncodedDay) -> None:
         """Record the ids of one day (or of one segment of a day, for a file not in date order)."""
         self._cursor.execute("insert into temp.snapshot_segments values (?, ?, ?, ?)", (sale_date, *day))
-        self.segments += 1
 
     def reset(self) -> None:
         self._cursor.execute("delete from temp.snapshot_segments")
-        self.segments = 0
 
     def apply(self, run_id: int, policy: SnapshotPolicy) -> SnapshotDiff:
         """Compare with the previous snapshot, record retirements and restorations, move on."""
@@ -266,18 +266,10 @@ def migrate(con: sqlite3.Connection) -> None:
         "select p.source_id, r.sale_date, p.sale_id from sales_snapshot as p join raw_sales as r using (sale_id) "
         "order by p.source_id, r.sale_date"
     )
-    key, ids = None, []
-
-    def flush() -> None:
-        if key is not None:
-            con.execute(
-                "insert or replace into sales_snapshot_days values (?, ?, ?, ?, ?)", (*key, *encode_day(ids))
-            )
-
-    for source_id, day, sale_id in rows:  # read while writing another table: SQLite allows it
-        if (source_id, day) != key:
-            flush()
-            key, ids = (source_id, day), []
-        ids.append(sale_id)
-    flush()
+    # read while writing another table (SQLite allows it): one day of ids in memory at a time
+    for (source_id, day), group in groupby(rows, key=itemgetter(0, 1)):
+        con.execute(
+            "insert or replace into sales_snapshot_days values (?, ?, ?, ?, ?)",
+            (source_id, day, *encode_day(sale_id for _source, _day, sale_id in group)),
+        )
     con.execute("drop table sales_snapshot")
