@@ -138,8 +138,12 @@ def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> objec
 
 
 def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[tuple[int, object]]:
-    """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow."""
-    latest = max(days) if keep_latest and days else None
+    """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow.
+
+    A day held alone is sent even then, as a segment: one day over DAY_FLUSH_IDS ids would
+    otherwise be held whole, whatever its size.
+    """
+    latest = max(days) if keep_latest and len(days) > 1 else None
     for day in [day for day in days if day != latest]:
         yield DAY, (day, encode_day(days.pop(day)))
 
@@ -162,7 +166,8 @@ def parse_sales(
     occurrence number in this file, or the feed's own id when ``mapping`` has a sale_id.
     Raises OutOfOrder (from the counter) when the file is not in date order. The ids of the
     snapshot are sent by day once DAY_FLUSH_IDS are held, the latest day kept open (in a
-    date-ordered file it goes on): a file not in date order sends a day in several segments.
+    date-ordered file it goes on) unless it is the only one: a file not in date order, or a
+    day with more ids than DAY_FLUSH_IDS, sends a day in several segments.
 
     Legend of the hot loop: t_* is a field's text as received, i_* its column index, p_* its
     parser; d (date: (ISO date, text)), p (product: (value, key part, text)), q (quantity:

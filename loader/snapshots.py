@@ -28,8 +28,9 @@ the inserting process writes a few hundred small rows instead of binding every i
 time (a table of one row per id cost a quarter of a first load). Comparing is per day: a day
 whose digest did not change is not even decompressed, a day gone before the first date only
 adds its count to the aged-out sales, and only an edited day is decoded and diffed. A file not
-in date order sends a day in several segments; they are merged here. Memory stays bounded:
-the segments wait in a temporary table, and one or two days are decoded at a time.
+in date order, or a day larger than the parser holds, sends a day in several segments; they
+are merged here. Memory follows the largest day, not the sheet: the segments wait in a
+temporary table, and one or two days are decoded at a time.
 
 Ids never contain a newline (values are normalised: whitespace collapsed), so the day's ids
 are stored joined by newlines.

@@ -19,7 +19,9 @@ from helpers import ROOT, SALES_HEADER, csv_body, query, run, scalar
 
 from loader import LoadOptions, sales_parser
 from loader.forked import usable_cpus
+from loader.occurrence import OccurrenceCounter
 from loader.snapshots import decode_day
+from loader.values import Limits
 
 DAYS = ("2023-03-02", "2023-03-01", "2023-03-03")
 
@@ -129,3 +131,26 @@ def test_usable_cpus_reads_a_cgroup_quota(tmp_path: Path) -> None:
     assert usable_cpus(quota) == 1
     quota.write_text("max 100000\n")
     assert usable_cpus(quota) == usable_cpus(tmp_path / "absent")
+
+
+def test_one_day_larger_than_the_parser_holds_is_sent_in_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet of a single day must not be held whole by the parser: it goes in segments."""
+    monkeypatch.setattr(sales_parser, "DAY_FLUSH_IDS", 64)
+    path = tmp_path / "ventes.csv"
+    lines = [f"2023-03-01,REF{i % 40:03d},{1 + i // 40},1" for i in range(300)]
+    path.write_bytes(csv_body(SALES_HEADER, lines))
+    mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
+    messages = sales_parser.parse_sales(
+        path, mapping, "iso", OccurrenceCounter(), [], 64, Limits(), "utf-8-sig"
+    )
+    segments = [payload for kind, payload in messages if kind == sales_parser.DAY]
+    assert len(segments) >= 4 and all(count <= 128 for _day, (count, _digest, _ids) in segments)
+    assert sum(count for _day, (count, _digest, _ids) in segments) == 300
+
+    db = tmp_path / "w.db"
+    assert load(path, db, lines)["rows_inserted"] == 300
+    assert {day: len(ids) for day, ids in stored_days(db).items()} == {"2023-03-01": 300}
+    step = load(path, db, lines[:150] + lines[151:])  # one line deleted: one retirement
+    assert (step["rows_retired"], step["rows_inserted"]) == (1, 0)
