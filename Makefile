@@ -80,6 +80,7 @@ bench: venv
 	$(BIN)/python -m bench.dbt_incremental
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.sqlite_floor
+	$(BIN)/python -m bench.c_path
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs

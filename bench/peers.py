@@ -37,19 +37,19 @@ def measured(command: list[str]) -> tuple[float, float]:
     return seconds, report["peak_mb"]
 
 
-def install(folder: Path) -> Path | None:
-    """The peers' virtualenv (created once); None, with a note on stderr, when pip cannot install them."""
+def install(folder: Path, packages: tuple[str, ...] = PEERS, what: str = "the peers") -> Path | None:
+    """A virtualenv of ``packages`` (created once); None, with a note on stderr, when pip cannot install them."""
     python = folder / "bin" / "python"
     marker = folder / ".installed"
     if marker.exists():
         return python
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *PEERS], capture_output=True, text=True
+        [str(python), "-m", "pip", "install", "--quiet", *packages], capture_output=True, text=True
     )
     if proc.returncode != 0:
         print(
-            f"note: the peers could not be installed, their rows are skipped: {proc.stderr[-500:]}",
+            f"note: {what} could not be installed, their rows are skipped: {proc.stderr[-500:]}",
             file=sys.stderr,
         )
         return None
