@@ -1,4 +1,4 @@
-"""Run an iterator in a forked child process and consume it in this one.
+"""Run an iterator in a child process and consume it in this one.
 
 The sales loader's parser is pure Python and holds the GIL, and so does a good part of
 SQLite inserting (binding parameters): threads cannot overlap them, two processes can.
@@ -6,9 +6,11 @@ The child parses and pickles chunks of items through a pipe while the parent ins
 previous chunk. Exceptions raised in the child (OutOfOrder, FeedError...) are re-raised in
 the parent; if the parent dies (even by SIGKILL) the child gets a broken pipe and exits.
 
-The child is forked, so ``produce`` needs not be picklable; it must not touch the parent's
-SQLite connection (the parser never does), and it leaves with os._exit, running no
-finaliser that could.
+The child is started the platform's way: forked on Linux (cheapest: nothing is imported
+again), spawned on macOS and Windows (and by forkserver, Python 3.14's Linux default). So
+``produce`` must be picklable: a ``functools.partial`` of a module-level function with
+picklable arguments, never a closure. A forked child must not touch the parent's SQLite
+connection (the parser never does).
 """
 
 from __future__ import annotations
@@ -42,8 +44,15 @@ def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> float:
     return cpus
 
 
-def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[T]:
-    context = multiprocessing.get_context("fork")
+def run_forked(
+    produce: Callable[[], Iterator[T]], chunk: int = 64, start_method: str | None = None
+) -> Iterator[T]:
+    """Yield what ``produce()`` yields, produced in a child process ``chunk`` items at a time.
+
+    ``start_method`` None is the platform's default ('fork' on Linux up to Python 3.13);
+    the tests also run 'spawn' and 'forkserver' here.
+    """
+    context = multiprocessing.get_context(start_method)
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
         target=_child, args=(produce, sender, receiver, chunk), name="loader-parser", daemon=True
@@ -74,8 +83,8 @@ def run_forked(produce: Callable[[], Iterator[T]], chunk: int = 64) -> Iterator[
 
 
 def _child(produce: Callable[[], Iterator[T]], sender, receiver, chunk: int) -> None:
-    # The fork gave this process a copy of the pipe's reading end: close it, or the pipe would
-    # never break when the parent dies and a full pipe would block this process forever.
+    # This process has a copy of the pipe's reading end (inherited by fork, or passed): close
+    # it, or the pipe would never break when the parent dies and a full pipe would block it forever.
     receiver.close()
     # the parent's SIGTERM handler unwinds the parent; here the default (a quiet exit) is right:
     # the parent terminates this process when it stops, whatever the reason

@@ -52,7 +52,8 @@ class LoadOptions:
     http: HttpOptions = field(default_factory=HttpOptions)
     progress: bool = False  # progress bar on stderr
     occurrence_max_keys: int | None = 100_000  # keys held before evicting old dates (~10 MB)
-    parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a forked process
+    parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a child process
+    parser_start: str | None = None  # how that child starts: None is the platform's way (fork on Linux)
     limits: Limits = field(default_factory=Limits)  # plausible values (--limit NAME=VALUE)
     debug: bool = False  # let an unexpected exception through, with its traceback
     snapshot: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # edits and deletions in the sheet
@@ -191,6 +192,7 @@ def _load_body(
                         result.encoding,
                         options.snapshot,
                         result.source,
+                        options.parser_start,
                     )
                     *counts, diff = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
                     result.rows_retired, result.rows_aged_out = diff.retired, diff.aged_out

@@ -3,7 +3,7 @@
 The primary key ``sale_id`` does the deduplication: a sale already stored is ignored by
 SQLite, so reloading a file, or a file with lines appended, inserts only what is new. The
 parser (``loader.sales_parser``) runs in this process, or for a large file, when two CPUs
-are free to use, in a forked one (``loader.forked``) that parses while this one inserts.
+are free to use, in a child process (``loader.forked``) that parses while this one inserts.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .audit import Rejects
@@ -39,11 +40,12 @@ assert len(INSERT_COLUMNS) == FIELDS_PER_ROW + 1
 class SalesOptions:
     date_order: str  # 'iso' | 'dmy' | 'mdy' (loader.sales_parser.date_order)
     occurrence_max_keys: int | None  # keys the occurrence counter holds before evicting old dates
-    parallel_min_bytes: int  # files this large are parsed in a forked process
+    parallel_min_bytes: int  # files this large are parsed in a child process (loader.forked)
     limits: Limits  # plausible values
     encoding: str  # of the file, decided by loader.csvfile.choose_encoding
     snapshot: SnapshotPolicy  # what a line missing from the sheet means
     source: str  # the feed's URL or path: snapshots are per source
+    parser_start: str | None = None  # multiprocessing start method of the parser; None: the platform's
 
 
 def insert_statement(rows: int) -> str:
@@ -98,17 +100,18 @@ def _insert_sales(
 ) -> tuple[int, int]:
     """One pass over the file: parse, then insert ROWS_PER_STATEMENT rows per statement."""
 
-    def produce() -> Iterator[tuple[int, object]]:
-        return parse_sales(
-            path,
-            mapping,
-            options.date_order,
-            counter,
-            [run_id],
-            ROWS_PER_STATEMENT,
-            options.limits,
-            options.encoding,
-        )
+    # a partial, not a closure: a spawned parser process receives it pickled
+    produce = partial(
+        parse_sales,
+        path,
+        mapping,
+        options.date_order,
+        counter,
+        [run_id],
+        ROWS_PER_STATEMENT,
+        options.limits,
+        options.encoding,
+    )
 
     forked = path.stat().st_size >= options.parallel_min_bytes and usable_cpus() >= 2
     full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT
@@ -117,7 +120,7 @@ def _insert_sales(
 
     def batches() -> Iterator[list]:
         nonlocal good, tail
-        for kind, payload in run_forked(produce) if forked else produce():
+        for kind, payload in run_forked(produce, start_method=options.parser_start) if forked else produce():
             if kind == BATCH:
                 good += (len(payload) - 1) // FIELDS_PER_ROW
                 if len(payload) == full:
