@@ -1,15 +1,16 @@
 """Would a C-level path reach 2x ``sqlite3 .import``? The prototype of issue 11, measured beside the loader.
 
-    python -m bench.c_path [--rows 1000000] [--no-docs]
+    python -m bench.c_path [--rows 1000000] [--big-rows 10000000] [--no-docs]
 
 Issue 11 suggests a C-level path: pyarrow's CSV reader, keys and occurrence numbers computed on
 whole columns, ADBC ingest into a staging table, one ``insert or ignore ... select``. This bench
-runs that path (``bench/c_path_worker.py``, in a virtualenv of its own under bench/out/cpath
+runs that path (``bench/c_path_worker.py``, in a virtualenv of its own under bench/out/cpath-venv
 with pyarrow, adbc-driver-sqlite and numpy: none of them is in requirements.txt) on the same
 file as ``.import`` and our loader, into today's ``raw_sales`` and into a candidate
 integer-keyed layout, with ADBC or the stdlib binding for the rows. Each step is a separate
 process; the table gives the median of three runs as ratios to ``.import`` in the same run,
-then where one run of each variant spends its time, and what the dependencies weigh.
+then where one run of each variant spends its time, what the dependencies weigh, and a
+second table on a 10M-row feed (time and peak memory of the streamed path).
 """
 
 from __future__ import annotations
@@ -153,9 +154,7 @@ def render(
         "| run | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
         *(
-            f"| {run} | "
-            + " | ".join(f"{seconds.get(n, 0):.2f}" if n in seconds else "-" for n in names)
-            + " |"
+            f"| {run} | " + " | ".join(f"{seconds[n]:.2f}" if n in seconds else "-" for n in names) + " |"
             for run, seconds in phases.items()
         ),
         "",

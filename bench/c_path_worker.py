@@ -136,8 +136,8 @@ def parse_distinct(table: pa.Table, sales: Path, mapping: dict[str, int]) -> dic
     return out
 
 
-def occurrences(fields: dict[str, tuple]) -> tuple[np.ndarray, np.ndarray]:
-    """(combined code of each row's natural key, its occurrence number among equal keys, from 1)."""
+def occurrences(fields: dict[str, tuple]) -> np.ndarray:
+    """Each row's occurrence number among the rows of its natural key, from 1."""
     code = np.zeros(len(fields["date"][0]), dtype=np.int64)
     for name in FIELDS:
         code = code * len(fields[name][1]) + fields[name][0]
@@ -148,31 +148,24 @@ def occurrences(fields: dict[str, tuple]) -> tuple[np.ndarray, np.ndarray]:
     numbered = position - np.maximum.accumulate(np.where(starts, position, 0)) + 1
     occurrence = np.empty_like(numbered)
     occurrence[order] = numbered
-    return code, occurrence
+    return occurrence
 
 
 def column(values: list, indices: np.ndarray) -> pa.Array:
     return pa.array(values).take(pa.array(indices))
 
 
-def snapshot_days(fields: dict[str, tuple], sale_ids: pa.Array | np.ndarray) -> list[tuple]:
-    """(date, count, digest, blob) per day: the ids grouped by day in file order; text ids as
-    the loader encodes them, integer keys as their packed bytes, compressed."""
+def snapshot_days(fields: dict[str, tuple], sale_ids: pa.Array) -> list[tuple]:
+    """(date, count, digest, blob) per day, as the loader encodes them: the ids grouped by day
+    in file order."""
     day_index = fields["date"][0]
-    order = np.argsort(day_index, kind="stable")
-    ids = sale_ids[order] if isinstance(sale_ids, np.ndarray) else sale_ids.take(pa.array(order)).to_pylist()
+    ids = sale_ids.take(pa.array(np.argsort(day_index, kind="stable"))).to_pylist()
     counts = np.bincount(day_index, minlength=len(fields["date"][1]))
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    days = []
-    for index in np.argsort(fields["date"][2]):  # days in date order
-        day = ids[starts[index] : starts[index] + counts[index]]
-        if isinstance(day, np.ndarray):
-            packed = day.tobytes()
-            encoded = (len(day), hashlib.blake2b(packed, digest_size=16).digest(), zlib.compress(packed, 1))
-        else:
-            encoded = encode_day(day)
-        days.append((fields["date"][2][index], *encoded))
-    return days
+    return [
+        (fields["date"][2][index], *encode_day(ids[starts[index] : starts[index] + counts[index]]))
+        for index in np.argsort(fields["date"][2])  # days in date order
+    ]
 
 
 def store_days(con: sqlite3.Connection, days: list[tuple]) -> None:
@@ -387,7 +380,8 @@ def load_integer(con, args, sales, mapping, staging_path, phases) -> tuple[int, 
         phases.add("read_csv (blocks)")
         g = {name: distinct[name].encode(batch.column(name), kinds[name]) for name in FIELDS}
         day = distinct["date"].day_numbers[g["date"]]
-        if len(distinct["quantity"].texts) >= 1 << 20 or len(distinct["store_id"].texts) >= 1 << 16:
+        sizes = [len(distinct[name].texts) for name in ("product_ref", "store_id", "quantity")]
+        if sizes[0] >= 1 << 27 or sizes[1] >= 1 << 16 or sizes[2] >= 1 << 20:
             raise SystemExit("too many distinct values for the identity: a product would fall back")
         identity = (g["product_ref"] << 36) | (g["store_id"] << 20) | g["quantity"]
         occurrence = numbering.number(day, identity)
@@ -485,7 +479,7 @@ def main() -> int:
         table = read(args.sales, mapping)
         phases.add("read_csv")
         fields = parse_distinct(table, args.sales, mapping)
-        _code, occurrence = occurrences(fields)
+        occurrence = occurrences(fields)
         phases.add("distinct values, occurrence numbers")
         con = open_warehouse(args.db, statements())
         rows = table.num_rows
