@@ -36,6 +36,7 @@ from .db import transaction
 from .errors import FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
 from .fetch import Fetched, HttpOptions, Validators, fetch
+from .occurrence import DEFAULT_MAX_KEYS
 from .progress import Progress
 from .sales import SalesOptions, load_sales
 from .sales_parser import date_order
@@ -51,7 +52,7 @@ class LoadOptions:
     sales_id_column: str | None = None  # a header naming the feed's own sale id, if it has one
     http: HttpOptions = field(default_factory=HttpOptions)
     progress: bool = False  # progress bar on stderr
-    occurrence_max_keys: int | None = 100_000  # keys held before evicting old dates (~10 MB)
+    occurrence_max_keys: int | None = DEFAULT_MAX_KEYS  # keys held before evicting old dates
     parallel_min_bytes: int = 8 << 20  # sales files this large are parsed in a child process
     parser_start: str | None = None  # how that child starts: None is the platform's way (fork on Linux)
     limits: Limits = field(default_factory=Limits)  # plausible values (--limit NAME=VALUE)

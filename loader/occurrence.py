@@ -15,6 +15,8 @@ always exact, bounded memory in the usual case.
 
 from __future__ import annotations
 
+DEFAULT_MAX_KEYS = 100_000  # keys held before evicting old dates: about 10 MB
+
 
 class OutOfOrder(Exception):
     """A key dated before the eviction horizon arrived: its earlier count was forgotten."""
@@ -23,7 +25,7 @@ class OutOfOrder(Exception):
 class OccurrenceCounter:
     """The hot loop reads and writes ``counts`` itself and calls :meth:`first_seen` on a miss."""
 
-    def __init__(self, max_keys: int | None = 100_000):
+    def __init__(self, max_keys: int | None = DEFAULT_MAX_KEYS):
         self.counts: dict[str, int] = {}
         self._max_keys = max_keys
         self._horizon = ""  # every key dated before this date has been evicted

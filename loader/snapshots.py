@@ -180,7 +180,7 @@ class Snapshot:
             ):
                 ids |= decode_day(blob)
             con.execute("delete from temp.snapshot_segments where sale_date = ?", (day,))
-            con.execute("insert into temp.snapshot_segments values (?, ?, ?, ?)", (day, *encode_day(ids)))
+            self.add_day(day, encode_day(ids))
         return {
             day: (sales, digest)
             for day, sales, digest in con.execute(
