@@ -1,7 +1,9 @@
 """Insert the sales feed: one pass of the parser, multi-row ``INSERT OR IGNORE``.
 
 The primary key ``sale_id`` does the deduplication: a sale already stored is ignored by
-SQLite, so reloading a file, or a file with lines appended, inserts only what is new. The
+SQLite, so reloading a file, or a file with lines appended, inserts only what is new. Before
+that, the parser compares each day with the source's previous snapshot (loader.snapshots): a
+day listed exactly as before is stored already, and its rows are not even sent. The
 parser (``loader.sales_parser``) runs in this process, or for a large file, when two CPUs
 are free to use, in a child process (``loader.forked``) that parses while this one inserts.
 """
@@ -20,7 +22,7 @@ from .feeds import SALES
 from .forked import run_forked, usable_cpus
 from .occurrence import OccurrenceCounter, OutOfOrder
 from .progress import Progress
-from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, parse_sales
+from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, UNCHANGED, parse_sales
 from .snapshots import Snapshot, SnapshotDiff, SnapshotPolicy
 from .values import Limits
 
@@ -107,6 +109,7 @@ def _insert_sales(
         mapping,
         options.date_order,
         counter,
+        snapshot.previous_days(),
         [run_id],
         ROWS_PER_STATEMENT,
         options.limits,
@@ -129,6 +132,8 @@ def _insert_sales(
                     tail = payload
             elif kind == DAY:
                 snapshot.add_day(*payload)
+            elif kind == UNCHANGED:
+                good += payload
             elif kind == REJECT:
                 rejects.add(*payload)
             else:

@@ -12,18 +12,18 @@ thousand distinct dates, references, stores and quantities.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
 from .csvfile import field_count_problem, open_csv, readable_rows, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
-from .snapshots import encode_day
+from .snapshots import day_digest, encode_day
 from .values import DATE_FORMATS, Limits, key_part, parse_date, parse_text, plausible_date, slash_date_parts
 
 # message kinds
-BATCH, REJECT, PROGRESS, DAY = 0, 1, 2, 3
+BATCH, REJECT, PROGRESS, DAY, UNCHANGED = 0, 1, 2, 3, 4
 # the values bound per row, in the order of loader.sales.INSERT_COLUMNS: the sale id, each
 # field parsed then as received (published order), the line number
 FIELDS_PER_ROW = 1 + 2 * len(SALES.columns) + 1
@@ -148,18 +148,58 @@ def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[tu
         yield DAY, (day, encode_day(days.pop(day)))
 
 
+Message = tuple[int, object]
+
+
+def _housekeeping(
+    days: dict[str, list[str]], held: int, feed, progress_at: int
+) -> Generator[Message, None, tuple[int, int]]:
+    """Send the finished days once DAY_FLUSH_IDS ids are held, and the progress once due;
+    returns the ids still held and the line of the next progress message."""
+    if held >= DAY_FLUSH_IDS:
+        yield from _finished_days(days, keep_latest=True)
+        held = sum(map(len, days.values()))
+    if feed.rows.line_num >= progress_at:
+        yield PROGRESS, feed.progress.bytes_read
+        progress_at = feed.rows.line_num + PROGRESS_EVERY
+    return held, progress_at
+
+
+def _spill(head: list, batch: list, values: list, rows_per_batch: int) -> Generator[Message, None, list]:
+    """Yield the full batches of ``batch`` followed by ``values``; return the rest as the batch."""
+    values = batch[len(head) :] + values
+    step = rows_per_batch * FIELDS_PER_ROW
+    end = len(values) - len(values) % step
+    for start in range(0, end, step):
+        yield BATCH, head + values[start : start + step]
+    return head + values[end:]
+
+
+def _close_day(
+    waiting: list, previous: tuple[int, bytes], head: list, batch: list, rows_per_batch: int
+) -> Generator[Message, None, list]:
+    """The rows of a day held back until the day ends: not sent at all if its sale ids are the
+    ones the previous snapshot lists for that day, in the same order (so all of them are stored
+    already: a snapshot is only written with the rows of its load), else sent as batches."""
+    if day_digest(waiting[::FIELDS_PER_ROW]) == previous:
+        yield UNCHANGED, len(waiting) // FIELDS_PER_ROW
+        return batch
+    return (yield from _spill(head, batch, waiting, rows_per_batch))
+
+
 def parse_sales(
     path: Path,
     mapping: dict[str, int],
     order: str,
     counter: OccurrenceCounter,
+    previous: Mapping[str, tuple[int, bytes]],
     head: list,
     rows_per_batch: int,
     limits: Limits,
     encoding: str,
 ) -> Iterator[tuple[int, object]]:
-    """Yield (BATCH, params), (REJECT, (line, fields, reason)), (PROGRESS, bytes read) and
-    (DAY, (date, loader.snapshots.encode_day of that date's sale ids)).
+    """Yield (BATCH, params), (REJECT, (line, fields, reason)), (PROGRESS, bytes read),
+    (DAY, (date, loader.snapshots.encode_day of that date's sale ids)) and (UNCHANGED, rows).
 
     A batch is ``head`` followed by FIELDS_PER_ROW values for each of ``rows_per_batch``
     rows; the last one may be shorter. The sale id is the normalised natural key plus its
@@ -168,6 +208,13 @@ def parse_sales(
     snapshot are sent by day once DAY_FLUSH_IDS are held, the latest day kept open (in a
     date-ordered file it goes on) unless it is the only one: a file not in date order, or a
     day with more ids than DAY_FLUSH_IDS, sends a day in several segments.
+
+    ``previous`` is the (count, digest) of each day of the source's previous snapshot
+    (loader.snapshots). The rows of such a day are held back from its first row on, at most
+    as many as it had: when the day ends with the same sale ids in the same order, they are
+    all stored already, and only their number is sent (UNCHANGED) instead of batches. So a
+    reload of a sheet that changed on a few days inserts, and sends across processes, only
+    the rows of those days; the ids of every day still go to the snapshot.
 
     Legend of the hot loop: t_* is a field's text as received, i_* its column index, p_* its
     parser; d (date: (ISO date, text)), p (product: (value, key part, text)), q (quantity:
@@ -190,7 +237,9 @@ def parse_sales(
 
     with open_csv(path, encoding) as feed:
         reader, width = feed.rows, len(feed.header)
-        batch, size, done, held = list(head), 0, 0, 0
+        full = len(head) + FIELDS_PER_ROW * rows_per_batch
+        batch, held, progress_at = list(head), 0, PROGRESS_EVERY
+        last_day, waiting, room = None, None, 0  # the date of the row before; its day's rows held back
         while True:  # the for loop resumes after a line the csv module cannot read
             try:
                 for row in reader:
@@ -234,26 +283,43 @@ def parse_sales(
                     else:  # the feed's own id, then the content: a row changed under its id is an edit
                         sid = f"{sid[0]}#{d[0]}|{p[1]}|{s[1]}|{q[0]}"
                     day = d[0]
-                    batch += (sid, day, p[0], q[0], s[0], d[1], p[2], q[1], s[2], reader.line_num)
+                    if day != last_day:
+                        if waiting is not None:
+                            batch = yield from _close_day(
+                                waiting, previous[last_day], head, batch, rows_per_batch
+                            )
+                            waiting = None
+                            held, progress_at = yield from _housekeeping(days, held, feed, progress_at)
+                        last_day = day
+                        if day in previous and day not in days:
+                            waiting, room = [], previous[day][0]
                     same_day = days_get(day)
                     if same_day is None:
                         same_day = days[day] = []
                     same_day.append(sid)
-                    size += 1
-                    if size == rows_per_batch:
+                    held += 1
+                    values = (sid, day, p[0], q[0], s[0], d[1], p[2], q[1], s[2], reader.line_num)
+                    if waiting is not None:
+                        waiting += values
+                        room -= 1
+                        if room >= 0:
+                            continue
+                        # more rows than the day had: not as before, sent as they come from now on
+                        batch = yield from _spill(head, batch, waiting, rows_per_batch)
+                        waiting = None
+                    else:
+                        batch += values
+                        if len(batch) < full:
+                            continue
                         yield BATCH, batch
-                        done += size
-                        held += size
-                        batch, size = list(head), 0
-                        if held >= DAY_FLUSH_IDS:
-                            yield from _finished_days(days, keep_latest=True)
-                            held = sum(map(len, days.values()))
-                        if done % PROGRESS_EVERY == 0:
-                            yield PROGRESS, feed.progress.bytes_read
+                        batch = list(head)
+                    held, progress_at = yield from _housekeeping(days, held, feed, progress_at)
                 break
             except csv.Error as exc:
                 yield REJECT, unreadable(reader.line_num, exc)
-        if size:
+        if waiting is not None:
+            batch = yield from _close_day(waiting, previous[last_day], head, batch, rows_per_batch)
+        if len(batch) > len(head):
             yield BATCH, batch
         yield from _finished_days(days, keep_latest=False)
         yield PROGRESS, feed.progress.bytes_read

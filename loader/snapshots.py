@@ -32,6 +32,12 @@ in date order, or a day larger than the parser holds, sends a day in several seg
 are merged here. Memory follows the largest day, not the sheet: the segments wait in a
 temporary table, and one or two days are decoded at a time.
 
+The parser is also given each stored day's (count, digest) (:meth:`Snapshot.previous_days`): a
+day of the file whose ids digest to the stored day's is stored already (a snapshot is written in
+the transaction that inserted its sales, and raw_sales is append-only), so its rows are not sent
+for insertion at all. A digest is a blake2b of the ids in order, so the check can only fail safe:
+a day reordered or edited goes through ``INSERT OR IGNORE`` like any other.
+
 Ids never contain a newline (values are normalised: whitespace collapsed), so the day's ids
 are stored joined by newlines.
 """
@@ -88,9 +94,24 @@ def encode_day(ids: Iterable[str]) -> EncodedDay:
     ids in the same order, so its digest is unchanged; a day only reordered gets another
     digest and is compared id by id, which finds nothing missing.
     """
+    count, text = _listed(ids)
+    return count, _digest(text), zlib.compress(text, 1)
+
+
+def day_digest(ids: Iterable[str]) -> tuple[int, bytes]:
+    """(count, digest) of a day's ids, as :func:`encode_day` stores them, without compressing:
+    the parser compares a day with the previous snapshot's before sending its rows."""
+    count, text = _listed(ids)
+    return count, _digest(text)
+
+
+def _listed(ids: Iterable[str]) -> tuple[int, bytes]:
     distinct = list(dict.fromkeys(ids))
-    text = "\n".join(distinct).encode()
-    return len(distinct), hashlib.blake2b(text, digest_size=16).digest(), zlib.compress(text, 1)
+    return len(distinct), "\n".join(distinct).encode()
+
+
+def _digest(text: bytes) -> bytes:
+    return hashlib.blake2b(text, digest_size=16).digest()
 
 
 def decode_day(blob: bytes) -> set[str]:
@@ -138,13 +159,7 @@ class Snapshot:
     def apply(self, run_id: int, policy: SnapshotPolicy) -> SnapshotDiff:
         """Compare with the previous snapshot, record retirements and restorations, move on."""
         new = self._merged_days()
-        previous = {
-            day: (sales, digest)
-            for day, sales, digest in self._con.execute(
-                "select sale_date, sales, digest from sales_snapshot_days where source_id = ?",
-                (self._source,),
-            )
-        }
+        previous = self.previous_days()
         first = min(new, default="0000-00-00")  # an empty sheet: every missing sale is in its window
         diff = SnapshotDiff()
         missing: list[str] = []  # in the window: to retire
@@ -163,6 +178,16 @@ class Snapshot:
         diff.restored = self._record(self._restored(new), run_id, "restored", "in the sheet again")
         self._replace(previous, new)
         return diff
+
+    def previous_days(self) -> dict[str, tuple[int, bytes]]:
+        """{day: (sales, digest)} of the previous snapshot of this source."""
+        return {
+            day: (sales, digest)
+            for day, sales, digest in self._con.execute(
+                "select sale_date, sales, digest from sales_snapshot_days where source_id = ?",
+                (self._source,),
+            )
+        }
 
     def _merged_days(self) -> dict[str, tuple[int, bytes]]:
         """{day: (sales, digest)} of this load; a day sent in several segments is merged first."""

@@ -20,7 +20,7 @@ from helpers import ROOT, SALES_HEADER, csv_body, query, run, scalar
 from loader import LoadOptions, sales_parser
 from loader.forked import usable_cpus
 from loader.occurrence import OccurrenceCounter
-from loader.snapshots import decode_day
+from loader.snapshots import SnapshotPolicy, decode_day
 from loader.values import Limits
 
 DAYS = ("2023-03-02", "2023-03-01", "2023-03-03")
@@ -143,7 +143,7 @@ def test_one_day_larger_than_the_parser_holds_is_sent_in_segments(
     path.write_bytes(csv_body(SALES_HEADER, lines))
     mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
     messages = sales_parser.parse_sales(
-        path, mapping, "iso", OccurrenceCounter(), [], 64, Limits(), "utf-8-sig"
+        path, mapping, "iso", OccurrenceCounter(), {}, [], 64, Limits(), "utf-8-sig"
     )
     segments = [payload for kind, payload in messages if kind == sales_parser.DAY]
     assert len(segments) >= 4 and all(count <= 128 for _day, (count, _digest, _ids) in segments)
@@ -154,3 +154,117 @@ def test_one_day_larger_than_the_parser_holds_is_sent_in_segments(
     assert {day: len(ids) for day, ids in stored_days(db).items()} == {"2023-03-01": 300}
     step = load(path, db, lines[:150] + lines[151:])  # one line deleted: one retirement
     assert (step["rows_retired"], step["rows_inserted"]) == (1, 0)
+
+
+def four_days() -> list[str]:
+    """Six lines on each of four days, two of them identical (occurrence numbers 1 and 2)."""
+    return [f"2023-04-0{day},REF00{i % 5},{1 + day},{1 + i % 2}" for day in (1, 2, 3, 4) for i in range(6)]
+
+
+def edited_on_every_way(lines: list[str]) -> list[str]:
+    """Day 1 as before; day 2 one quantity corrected (same number of lines); day 3 one line
+    more at its end; day 4 in reverse order (same sales); a new day 5; one more day-1 sale
+    at the very end (the file is then not in date order)."""
+    day1, day2, day3, day4 = (lines[i : i + 6] for i in range(0, 24, 6))
+    day2 = [day2[0].replace(",3,", ",30,"), *day2[1:]]
+    return [*day1, *day2, *day3, "2023-04-03,REF009,4,1", *day4[::-1], *(f"2023-04-05,REF00{i},1,1" for i in range(3)),
+            "2023-04-01,REF009,2,1"]  # fmt: skip
+
+
+def parsed(path: Path, db: Path) -> list[tuple[int, object]]:
+    """The parser's messages for ``path`` against the snapshot the warehouse holds."""
+    previous = {
+        day: (sales, digest)
+        for day, sales, digest in query(db, "select sale_date, sales, digest from sales_snapshot_days")
+    }
+    mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
+    return list(sales_parser.parse_sales(path, mapping, "iso", OccurrenceCounter(), previous, [0], 64, Limits(), "utf-8-sig"))  # fmt: skip
+
+
+def batched_dates(messages: list[tuple[int, object]]) -> list[str]:
+    fields = sales_parser.FIELDS_PER_ROW
+    return [d for kind, batch in messages if kind == sales_parser.BATCH for d in batch[2::fields]]  # type: ignore[index]
+
+
+def test_a_day_listed_as_before_is_not_sent_again(tmp_path: Path) -> None:
+    """The parser holds a known day's rows back and drops them when the day is listed as
+    before: a reload sends only the days that changed, every day's ids still go to the snapshot."""
+    db, path = tmp_path / "w.db", tmp_path / "ventes.csv"
+    lines = four_days()
+    load(path, db, lines)
+    messages = parsed(path, db)  # the same sheet again
+    assert [payload for kind, payload in messages if kind == sales_parser.UNCHANGED] == [6, 6, 6, 6]
+    assert batched_dates(messages) == []
+    assert sorted(payload[0] for kind, payload in messages if kind == sales_parser.DAY) == [  # type: ignore[index]
+        f"2023-04-0{day}" for day in (1, 2, 3, 4)
+    ]
+
+    path.write_bytes(csv_body(SALES_HEADER, edited_on_every_way(lines)))
+    messages = parsed(path, db)
+    assert [payload for kind, payload in messages if kind == sales_parser.UNCHANGED] == [6]  # day 1 only
+    assert sorted(set(batched_dates(messages))) == [f"2023-04-0{day}" for day in (1, 2, 3, 4, 5)]
+    assert len(batched_dates(messages)) == 6 + 7 + 6 + 3 + 1  # days 2, 3, 4, 5 and the late day-1 sale
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"parallel_min_bytes": 0}, {"occurrence_max_keys": 2}],
+    ids=["in-process", "forked", "read-twice"],
+)
+def test_a_reload_stores_exactly_what_changed_whatever_the_way_a_day_changed(
+    tmp_path: Path, options: dict
+) -> None:
+    db, path = tmp_path / "w.db", tmp_path / "ventes.csv"
+    lines = four_days()
+    load(path, db, lines, **options)
+    before = {r[0] for r in query(db, "select sale_id from raw_sales")}
+    assert len(before) == 24
+
+    step = load(path, db, lines, force=True, **options)  # the same sheet: every day unchanged
+    assert (step["rows_inserted"], step["rows_duplicate"], step["rows_retired"]) == (0, 24, 0)
+
+    step = load(path, db, edited_on_every_way(lines), **options)
+    assert (step["rows_inserted"], step["rows_duplicate"], step["rows_retired"]) == (6, 23, 1)
+    added = {r[0] for r in query(db, "select sale_id from raw_sales")} - before
+    assert sorted(added) == [
+        "2023-04-01|REF009|1|2|1",
+        "2023-04-02|REF000|1|30|1",
+        "2023-04-03|REF009|1|4|1",
+        "2023-04-05|REF000|1|1|1",
+        "2023-04-05|REF001|1|1|1",
+        "2023-04-05|REF002|1|1|1",
+    ]
+    assert query(db, "select sale_id from raw_sales_events") == [("2023-04-02|REF000|1|3|1",)]
+    assert {day: len(ids) for day, ids in stored_days(db).items()} == {
+        "2023-04-01": 7, "2023-04-02": 6, "2023-04-03": 7, "2023-04-04": 6, "2023-04-05": 3
+    }  # fmt: skip
+
+    # back to the first sheet (6 of 29 sales gone: over the guard's 20%, accepted on purpose)
+    step = load(path, db, lines, snapshot=SnapshotPolicy(allow_retire=True), **options)
+    assert (step["rows_inserted"], step["rows_retired"], step["rows_restored"]) == (0, 6, 1)
+    assert {day: len(ids) for day, ids in stored_days(db).items()} == dict.fromkeys(
+        [f"2023-04-0{day}" for day in (1, 2, 3, 4)], 6
+    )
+
+
+def test_a_day_grown_past_what_it_had_is_not_held_back_whole(tmp_path: Path) -> None:
+    """A known day is held back at most as long as it has the rows it had: a day of 6 sales
+    that now has 3,000 is sent in batches as it is read, not held until it ends."""
+    db, path = tmp_path / "w.db", tmp_path / "ventes.csv"
+    lines = four_days()
+    load(path, db, lines)
+    path.write_bytes(
+        csv_body(SALES_HEADER, [f"2023-04-01,REF{i % 900:03d},{1 + i // 900},1" for i in range(3000)])
+    )
+    previous = {
+        day: (sales, digest)
+        for day, sales, digest in query(db, "select sale_date, sales, digest from sales_snapshot_days")
+    }
+    counter = OccurrenceCounter()
+    mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
+    messages = sales_parser.parse_sales(path, mapping, "iso", counter, previous, [0], 64, Limits(), "utf-8-sig")  # fmt: skip
+    read_at_first_batch = next(
+        sum(counter.counts.values()) for kind, _ in messages if kind == sales_parser.BATCH
+    )
+    assert read_at_first_batch <= 64 + 7
+    assert sum(len(batch) // sales_parser.FIELDS_PER_ROW for kind, batch in messages if kind == sales_parser.BATCH) == 3000 - 64  # type: ignore[arg-type]  # fmt: skip
