@@ -203,7 +203,11 @@ def peer_steps(rows: int, work: Path) -> list[Step]:
     steps = [Step("sqlite3 .import", *measured([shutil.which("sqlite3") or "sqlite3", str(folder / "import.db"),
                                                 ".import --csv " + str(sales) + " sales"]))]  # fmt: skip
     steps.append(Step("our first load", *load(ours, sales)))
-    steps.append(Step("our reload of the same rows (--force: dedup path)", *load(ours, sales, "--force")))
+    steps.append(
+        Step(
+            "our reload of the same rows (--force: every day listed as before)", *load(ours, sales, "--force")
+        )
+    )
     fresh(db)
     steps.append(Step("`sqlite-utils insert --csv` (no dedup)", *measured(sqlite_utils(python, db, sales))))
     fresh(db)

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
-from .csvfile import field_count_problem, open_csv, readable_rows, unreadable
+from .csvfile import CsvFeed, field_count_problem, open_csv, readable_rows, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
@@ -152,7 +152,7 @@ Message = tuple[int, object]
 
 
 def _housekeeping(
-    days: dict[str, list[str]], held: int, feed, progress_at: int
+    days: dict[str, list[str]], held: int, feed: CsvFeed, progress_at: int
 ) -> Generator[Message, None, tuple[int, int]]:
     """Send the finished days once DAY_FLUSH_IDS ids are held, and the progress once due;
     returns the ids still held and the line of the next progress message."""
