@@ -121,23 +121,23 @@ def run(rows: int, big_rows: int, work: Path, with_peers: bool) -> tuple[list[St
     steps.append(Step("reload, unchanged (sha256 shortcut)", *median_of(REPEAT, lambda: load(db, sales))))
     steps.append(
         Step(
-            "reload, shortcut disabled (--force: every day listed as before)",
+            "reload, shortcuts disabled (--force: every row through the key)",
             *median_of(REPEAT, lambda: load(db, sales, "--force")),
         )
     )
-    other_sources = iter(range(1, 1000))
+    resent = work / "resent.csv"  # a source of its own: the sheet published again, same sales
+    resent.write_bytes(sales.read_bytes())
+    load(db, resent)  # that source's first snapshot
 
-    def key_dedup_reload() -> tuple[float, float]:
-        # the same file under a path never loaded: no snapshot of that source, so no day is
-        # known and every row goes through INSERT OR IGNORE (a hard link: no copy to time)
-        other = work / f"other-source-{next(other_sources)}.csv"
-        other.hardlink_to(sales)
-        return load(db, other)
+    def resent_load() -> tuple[float, float]:
+        with resent.open("ab") as out:  # other bytes each time (no sha256 shortcut), the same sales
+            out.write(b"\r\n")
+        return load(db, resent)
 
     steps.append(
         Step(
-            "reload, same rows under another source (every row through the key)",
-            *median_of(REPEAT, key_dedup_reload),
+            "reload, the same sales in other bytes (every day listed as before: not inserted again)",
+            *median_of(REPEAT, resent_load),
         )
     )
     shutil.copytree(feeds, appended)
@@ -205,7 +205,7 @@ def peer_steps(rows: int, work: Path) -> list[Step]:
     steps.append(Step("our first load", *load(ours, sales)))
     steps.append(
         Step(
-            "our reload of the same rows (--force: every day listed as before)", *load(ours, sales, "--force")
+            "our reload of the same rows (--force: every row through the key)", *load(ours, sales, "--force")
         )
     )
     fresh(db)
@@ -254,8 +254,8 @@ def render(rows: int, steps: list[Step], big: list[Step], peers: list[Step], pee
         return next((s.seconds for s in steps if s.name.startswith(prefix)), None)
 
     base, first, one_core = steps[0].seconds, seconds("first load"), seconds("first load, one core")
-    unchanged, forced = seconds("reload, unchanged"), seconds("reload, shortcut disabled")
-    edited, by_key = seconds("sheet with 1%"), seconds("reload, same rows under another source")
+    unchanged, forced = seconds("reload, unchanged"), seconds("reload, shortcuts disabled")
+    edited, resent = seconds("sheet with 1%"), seconds("reload, the same sales in other bytes")
     lines = [
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; sales feed of {rows:,} generated rows; "
@@ -264,11 +264,12 @@ def render(rows: int, steps: list[Step], big: list[Step], peers: list[Step], pee
         "",
         *table(steps),
         "",
-        f"Targets (issue 11): first load ≤ 2× `.import` (**{first / base:.2f}×**); forced reload "
-        f"≤ 2× (**{forced / base:.2f}×**; every row through the key instead: {by_key / base:.2f}×); one core ≤ 3× "
+        f"Targets (issue 11): first load ≤ 2× `.import` (**{first / base:.2f}×**); forced reload, every row "
+        f"through the key, ≤ 2× (**{forced / base:.2f}×**; a reload whose days are all listed as before: "
+        f"{resent / base:.2f}×); one core ≤ 3× "
         f"(**{f'{one_core / base:.2f}×' if one_core else 'not measured: no taskset'}**). Unchanged reload "
         f"< 10% of the first load (**{unchanged / first:.1%}**); a sheet with 1% of lines edited or "
-        f"deleted (every day changed) ≤ 1.5× the reload with every row through the key (**{edited / by_key:.2f}×**).",
+        f"deleted (every day changed) ≤ 1.5× the forced reload (**{edited / forced:.2f}×**).",
     ]
     if peers:
         lines += [

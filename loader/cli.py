@@ -78,7 +78,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="ignore the unchanged shortcut (no conditional GET, no sha256 skip); dedup still applies",
+        help="ignore the unchanged shortcuts (no conditional GET, no sha256 skip, no unchanged-day skip): "
+        "every sales row goes through the key, so a row deleted by hand is put back; dedup still applies",
     )
     parser.add_argument(
         "--date-format",

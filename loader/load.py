@@ -47,7 +47,7 @@ from .versions import load_versions
 
 @dataclass(frozen=True)
 class LoadOptions:
-    force: bool = False  # skip the unchanged shortcut: always download and go through dedup
+    force: bool = False  # no unchanged shortcut (file or day): always download, every row through the key
     date_format: str | None = None  # 'YYYY-MM-DD' | 'DD/MM/YYYY' | 'MM/DD/YYYY'; None: detect
     sales_id_column: str | None = None  # a header naming the feed's own sale id, if it has one
     http: HttpOptions = field(default_factory=HttpOptions)
@@ -194,6 +194,7 @@ def _load_body(
                         options.snapshot,
                         result.source,
                         options.parser_start,
+                        skip_unchanged_days=not options.force,
                     )
                     *counts, diff = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
                     result.rows_retired, result.rows_aged_out = diff.retired, diff.aged_out

@@ -3,7 +3,8 @@
 The primary key ``sale_id`` does the deduplication: a sale already stored is ignored by
 SQLite, so reloading a file, or a file with lines appended, inserts only what is new. Before
 that, the parser compares each day with the source's previous snapshot (loader.snapshots): a
-day listed exactly as before is stored already, and its rows are not even sent. The
+day listed exactly as before is stored already, and its rows are not even sent (``--force``
+turns that off: every row through the key, which also puts back a row deleted by hand). The
 parser (``loader.sales_parser``) runs in this process, or for a large file, when two CPUs
 are free to use, in a child process (``loader.forked``) that parses while this one inserts.
 """
@@ -48,6 +49,7 @@ class SalesOptions:
     snapshot: SnapshotPolicy  # what a line missing from the sheet means
     source: str  # the feed's URL or path: snapshots are per source
     parser_start: str | None = None  # multiprocessing start method of the parser; None: the platform's
+    skip_unchanged_days: bool = True  # a day listed as in the previous snapshot is not inserted again
 
 
 def insert_statement(rows: int) -> str:
@@ -109,7 +111,7 @@ def _insert_sales(
         mapping,
         options.date_order,
         counter,
-        snapshot.previous_days(),
+        snapshot.previous_days() if options.skip_unchanged_days else {},
         [run_id],
         ROWS_PER_STATEMENT,
         options.limits,
