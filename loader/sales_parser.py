@@ -22,8 +22,9 @@ from .occurrence import OccurrenceCounter
 from .snapshots import day_digest, encode_day
 from .values import DATE_FORMATS, Limits, key_part, parse_date, parse_text, plausible_date, slash_date_parts
 
-# message kinds
+# message kinds, and a message: (kind, payload)
 BATCH, REJECT, PROGRESS, DAY, UNCHANGED = 0, 1, 2, 3, 4
+Message = tuple[int, object]
 # the values bound per row, in the order of loader.sales.INSERT_COLUMNS: the sale id, each
 # field parsed then as received (published order), the line number
 FIELDS_PER_ROW = 1 + 2 * len(SALES.columns) + 1
@@ -137,7 +138,7 @@ def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> objec
     return entry
 
 
-def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[tuple[int, object]]:
+def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[Message]:
     """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow.
 
     A day held alone is sent even then, as a segment: one day over DAY_FLUSH_IDS ids would
@@ -146,9 +147,6 @@ def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[tu
     latest = max(days) if keep_latest and len(days) > 1 else None
     for day in [day for day in days if day != latest]:
         yield DAY, (day, encode_day(days.pop(day)))
-
-
-Message = tuple[int, object]
 
 
 def _housekeeping(
@@ -197,7 +195,7 @@ def parse_sales(
     rows_per_batch: int,
     limits: Limits,
     encoding: str,
-) -> Iterator[tuple[int, object]]:
+) -> Iterator[Message]:
     """Yield (BATCH, params), (REJECT, (line, fields, reason)), (PROGRESS, bytes read),
     (DAY, (date, loader.snapshots.encode_day of that date's sale ids)) and (UNCHANGED, rows).
 

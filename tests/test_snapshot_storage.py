@@ -25,6 +25,7 @@ from loader.snapshots import SnapshotPolicy, decode_day
 from loader.values import Limits
 
 DAYS = ("2023-03-02", "2023-03-01", "2023-03-03")
+MAPPING = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}  # column of each field
 
 
 def interleaved(rows_per_day: int) -> list[str]:
@@ -142,9 +143,8 @@ def test_one_day_larger_than_the_parser_holds_is_sent_in_segments(
     path = tmp_path / "ventes.csv"
     lines = [f"2023-03-01,REF{i % 40:03d},{1 + i // 40},1" for i in range(300)]
     path.write_bytes(csv_body(SALES_HEADER, lines))
-    mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
     messages = sales_parser.parse_sales(
-        path, mapping, "iso", OccurrenceCounter(), {}, [], 64, Limits(), "utf-8-sig"
+        path, MAPPING, "iso", OccurrenceCounter(), {}, [], 64, Limits(), "utf-8-sig"
     )
     segments = [payload for kind, payload in messages if kind == sales_parser.DAY]
     assert len(segments) >= 4 and all(count <= 128 for _day, (count, _digest, _ids) in segments)
@@ -179,8 +179,7 @@ def parsing(path: Path, db: Path, counter: OccurrenceCounter) -> Iterator[tuple[
         day: (sales, digest)
         for day, sales, digest in query(db, "select sale_date, sales, digest from sales_snapshot_days")
     }
-    mapping = {"date": 0, "product_ref": 1, "quantity": 2, "store_id": 3}
-    return sales_parser.parse_sales(path, mapping, "iso", counter, previous, [0], 64, Limits(), "utf-8-sig")
+    return sales_parser.parse_sales(path, MAPPING, "iso", counter, previous, [0], 64, Limits(), "utf-8-sig")
 
 
 def parsed(path: Path, db: Path) -> list[tuple[int, object]]:
