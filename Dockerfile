@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     WAREHOUSE_DB=/data/warehouse.db \
     DBT_SQLITE_SCHEMA_DIR=/data/dbt_schemas \
-    DBT_PROJECT_DIR=/app/dbt_project \
+    DBT_PROJECT_DIR=/app \
     DBT_PROFILES_DIR=/app \
     DBT_TARGET_PATH=/home/app/dbt/target \
     DBT_LOG_PATH=/home/app/dbt/logs \
@@ -25,7 +25,7 @@ RUN useradd --create-home --uid 10001 app \
     && mkdir -p /data \
     && chown app:app /data
 
-COPY profiles.yml pyproject.toml ./
+COPY dbt_project.yml profiles.yml pyproject.toml ./
 COPY loader/ loader/
 COPY report/ report/
 COPY pipeline/ pipeline/

@@ -7,7 +7,6 @@ DEMO_DB := $(DEMO)/warehouse.db
 DEMO_ROWS ?= 100000
 
 DBT    := $(BIN)/dbt --no-use-colors
-DBT_ARGS := --project-dir dbt_project --profiles-dir .
 # dbt resolves a relative warehouse path from the working directory: hand it an absolute one
 export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
@@ -58,7 +57,7 @@ serve: venv
 	$(BIN)/python -m pipeline serve --db $(WAREHOUSE_DB)
 
 build: venv
-	$(DBT) build $(DBT_ARGS)
+	$(DBT) build
 
 # Regenerate the committed deliverables (synthesis sheet, data profile, database schema) from
 # the client's feeds served over local HTTP. CLIENT_DATA: a folder with the three CSV files.
@@ -83,4 +82,4 @@ bench: venv
 	$(BIN)/python -m bench.c_path
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs
+	rm -rf $(VENV) data .pytest_cache .ruff_cache target logs

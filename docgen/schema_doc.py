@@ -201,7 +201,7 @@ def render(tables: dict[str, Table], links: list[Link], image: str | None) -> st
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m docgen.schema_doc", description=__doc__.splitlines()[0])
     add_db_argument(parser, "the built warehouse, read-only")
-    parser.add_argument("--manifest", type=Path, default=Path("dbt_project/target/manifest.json"))
+    parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
     parser.add_argument("--out", type=Path, default=Path("docs/database.md"))
     args = parser.parse_args(argv)
     if not args.manifest.is_file():

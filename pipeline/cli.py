@@ -1,9 +1,10 @@
-"""``python -m pipeline run | watch | serve | health``: the live system's entry points.
+"""``python -m pipeline run | watch | serve | docs | health``: the live system's entry points.
 
 A thin shell: ``run`` is one :func:`pipeline.refresh.refresh_once`, ``watch`` is
 :func:`pipeline.watch.watch`, ``serve`` is :func:`pipeline.serve.serve`, ``health`` reads the
 last successful refresh. Sources and loading options are the loader's own (same flags, same
-environment variables), so whatever ``python -m loader`` loads, ``pipeline run`` refreshes.
+environment variables), so whatever ``python -m loader`` loads, ``pipeline run`` refreshes. ``docs`` is
+:class:`pipeline.docs_site.DocsSite`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from loader.db import add_db_argument
 
 from .alerts import Alerts
 from .dbt_runner import WarmDbt
+from .docs_site import DocsSite
 from .events import EventLog
 from .health import health
 from .lock import AlreadyRunning, single_instance
@@ -121,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=alert_after,
         help="seconds after which the dashboard warns that the data is stale (env ALERT_AFTER; 3 x REFRESH_INTERVAL)",
     )
+    serve.add_argument(
+        "--report-dir",
+        type=Path,
+        default=os.environ.get("REPORT_DIR") or None,
+        help="the synthesis sheet served as « Fiche de synthèse » (env REPORT_DIR; default: <warehouse folder>/report)",
+    )
+
+    docs = commands.add_parser(
+        "docs", help="the dbt documentation site, generated again after each build of the warehouse"
+    )
+    add_db_argument(docs, "the warehouse whose models the site documents")
+    docs.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    docs.add_argument("--port", type=int, default=8080, help="port (8080)")
+    docs.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where the site is generated and served from (default: <warehouse folder>/dbt_docs)",
+    )
+    docs.add_argument(
+        "--poll", type=positive(float), default=10.0, help="seconds between looks for a new build (10)"
+    )
 
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
     add_db_argument(health, "the warehouse")
@@ -137,9 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait)
+        return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait, args.report_dir)
     if args.command == "health":
         return health(Path(args.db), args.max_age)
+    if args.command == "docs":
+        db = Path(args.db)
+        site = DocsSite(db, args.work_dir or db.parent / "dbt_docs", EventLog("text"))
+        return site.serve(args.host, args.port, args.poll)
     return _refresh_command(parser, args)
 
 

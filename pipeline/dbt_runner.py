@@ -1,7 +1,7 @@
 """Run the dbt CLI on a given warehouse file, from the repository root, as a user would.
 
 Shared by `docgen.publish`, the benchmarks, the tests and the refresh service, so that all of them call dbt the
-same way: the profile at the root, the project in dbt_project/, and dbt's own files (target,
+same way: the project and profile at the root (sources in dbt_project/), and dbt's own files (target,
 logs, attached schemas) in a work folder of the caller's, away from the developer's.
 """
 
@@ -30,7 +30,7 @@ def dbt_env(db: Path, work: Path) -> dict[str, str]:
 
 def run_dbt(db: Path, work: Path, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
     """``dbt <args>`` on ``db``; the caller checks the return code."""
-    command = [str(DBT), "--no-use-colors", *args, "--project-dir", "dbt_project", "--profiles-dir", "."]
+    command = [str(DBT), "--no-use-colors", *args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
     return subprocess.run(command, cwd=ROOT, env=dbt_env(db, work), capture_output=capture, text=True)
 
 
@@ -61,7 +61,7 @@ class WarmDbt:
         os.environ["WAREHOUSE_DB"] = str(Path(db).resolve())
         os.environ.setdefault("DBT_SQLITE_SCHEMA_DIR", str(Path(db).resolve().parent / "dbt_schemas"))
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        self._args = ["--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT)]
+        self._args = ["--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
         self._runner = None
 
     def warm(self) -> None:

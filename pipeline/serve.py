@@ -27,11 +27,15 @@ METADATA = ROOT / "datasette_site" / "metadata.yml"
 SETTINGS = {"sql_time_limit_ms": "5000", "max_returned_rows": "10000", "default_page_size": "50"}
 
 
-def metadata(db: Path, stale_after: float) -> dict:
-    """The metadata for serving ``db``: the template's tables under the database's name."""
+def metadata(db: Path, stale_after: float, report_dir: Path | None = None) -> dict:
+    """The metadata for serving ``db``: the template's tables under the database's name, the
+    staleness threshold and the folder of the synthesis sheet (default: <warehouse folder>/report)."""
     data = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
     data["databases"] = {Path(db).stem: data["databases"]["warehouse"]}
     data["plugins"]["ventes-pme"]["stale_after_seconds"] = stale_after
+    data["plugins"]["ventes-pme"]["report_dir"] = str(
+        Path(report_dir or Path(db).parent / "report").resolve()
+    )
     return data
 
 
@@ -48,7 +52,9 @@ def datasette_command(db: Path, host: str, port: int, metadata_file: Path) -> li
     return command
 
 
-def serve(db: Path, host: str, port: int, stale_after: float, wait: bool = False) -> int:
+def serve(
+    db: Path, host: str, port: int, stale_after: float, wait: bool = False, report_dir: Path | None = None
+) -> int:
     """Exec Datasette on ``db``; the dashboard warns when the data is older than ``stale_after`` s."""
     if wait and not db.is_file():
         print(
@@ -64,7 +70,7 @@ def serve(db: Path, host: str, port: int, stale_after: float, wait: bool = False
         return 1
     handle, name = tempfile.mkstemp(prefix="ventes-datasette-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(metadata(db, stale_after), out, ensure_ascii=False)
+        json.dump(metadata(db, stale_after, report_dir), out, ensure_ascii=False)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),

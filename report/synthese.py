@@ -20,6 +20,7 @@ from loader.db import WarehouseUnavailable, add_db_argument, read_only
 from . import fmt
 
 CHART_DIR = "fiche_synthese"
+SHEET_NAME = "fiche_synthese.md"
 SHORT_PERIOD_DAYS = 60  # under two months of sales, a rise or a fall is not called a trend
 
 
@@ -423,7 +424,7 @@ def write_sheet(db: str | Path, out: Path, generated: dt.date, data_label: str |
     with read_only(db, "run the loader and dbt build first") as con:
         marts = read_marts(con)
     files = charts(marts, out / CHART_DIR)
-    sheet = out / "fiche_synthese.md"
+    sheet = out / SHEET_NAME
     partial = sheet.with_suffix(".md.partial")
     partial.write_text(render(marts, files, generated, data_label), encoding="utf-8")
     partial.replace(sheet)

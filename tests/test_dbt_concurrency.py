@@ -36,7 +36,7 @@ def build_in_process(db: Path, monkeypatch: pytest.MonkeyPatch, on_event) -> boo
     for name, value in dbt_env(db, dbt_target(db).parent).items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(ROOT)
-    args = ["--no-use-colors", "build", "--project-dir", "dbt_project", "--profiles-dir", "."]
+    args = ["--no-use-colors", "build", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
     return dbtRunner(callbacks=[on_event]).invoke(args).success
 
 

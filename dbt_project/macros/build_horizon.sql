@@ -29,3 +29,20 @@ insert or ignore into {{ build_horizon_relation() }} (singleton, loader_run_id, 
   values (1, 0, '{{ run_started_at.isoformat() }}')
 {%- endif -%}
 {%- endmacro %}
+
+{#- an empty warehouse (no loader run yet): stop with what to do instead of "no such table" -#}
+{% macro require_loaded_warehouse() -%}
+{%- if execute -%}
+{%- set found = run_query(
+    "select count(*) from \"" ~ target.schema ~ "\".sqlite_master where type = 'table' and name = 'loader_runs'"
+) -%}
+{%- if found.columns[0].values()[0] == 0 -%}
+{{ exceptions.raise_compiler_error(
+    "The warehouse " ~ env_var('WAREHOUSE_DB', 'data/warehouse.db')
+    ~ " has never been loaded: run the loader first (`python -m loader`, or `make demo` for demo data;"
+    ~ " set WAREHOUSE_DB to use another warehouse), then dbt again."
+) }}
+{%- endif -%}
+{%- endif -%}
+select 1
+{%- endmacro %}

@@ -48,7 +48,8 @@ cast(strftime('{{ {"year": "%Y", "month": "%m", "day": "%d"}[part] }}', {{ expr 
 {%- endmacro %}
 {% macro default__add_days(expr, days) %}{{ dbt.dateadd('day', days, expr) }}{% endmacro %}
 {# dbt-sqlite's dateadd compares an unquoted datepart to strings: call date() directly #}
-{% macro sqlite__add_days(expr, days) %}date({{ expr }}, '+' || ({{ days }}) || ' days'){% endmacro %}
+{#- printf's %+d: '+3 days' and '-3 days' alike ('+' || -3 would give '+-3 days', which is null) -#}
+{% macro sqlite__add_days(expr, days) %}date({{ expr }}, printf('%+d days', {{ days }})){% endmacro %}
 
 {% macro days_between(start_expr, end_expr) -%}
 {{ return(adapter.dispatch('days_between', 'ventes_pme')(start_expr, end_expr)) }}

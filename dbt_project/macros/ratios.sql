@@ -13,5 +13,5 @@ rank() over (order by {{ measure }} desc)
 {%- endmacro %}
 
 {% macro safe_ratio(numerator, denominator) -%}
-{{ numerator }} / nullif({{ denominator }}, 0)
+({{ numerator }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}

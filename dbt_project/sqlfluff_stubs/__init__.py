@@ -37,3 +37,8 @@ target = SimpleNamespace(schema="main", name="dev")
 run_started_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 invocation_id = "00000000-0000-0000-0000-000000000000"
 flags = SimpleNamespace(WHICH="build")
+
+
+def var(name: str, default: object = None) -> object:
+    """dbt's var(): the default (SQLFluff's own stand-in is not a number)."""
+    return default

@@ -53,6 +53,13 @@ figures as (
     from {{ ref('mart_sales_daily') }}
     union all
     select
+        'mart_sales_by_weekday',
+        sum(revenue),
+        sum(units_sold),
+        sum(sales_count)
+    from {{ ref('mart_sales_by_weekday') }}
+    union all
+    select
         'fct_sales_daily',
         sum(revenue),
         sum(units_sold),
