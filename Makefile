@@ -23,7 +23,7 @@ help:
 	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
 	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
 	@echo "make docker-test - build the images and test every Docker service end to end"
-	@echo "make docs   - regenerate docs/ deliverables from CLIENT_DATA (default ../shared/client_data)"
+	@echo "make docs   - regenerate docs/ deliverables from CLIENT_DATA (default: the committed client snapshot)"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,7 @@ build: venv
 
 # Regenerate the committed deliverables (synthesis sheet, data profile, database schema) from
 # the client's feeds served over local HTTP. CLIENT_DATA: a folder with the three CSV files.
-CLIENT_DATA ?= ../shared/client_data
+CLIENT_DATA ?= tests/fixtures/client_data
 docs: venv diagrams
 	$(BIN)/python -m docgen.publish --client-data $(CLIENT_DATA)
 

@@ -37,7 +37,11 @@ async def tableau_de_bord(datasette, request) -> Response:
     filters = Filters.from_args(request.args)
     page = await database.execute_fn(
         lambda con: dashboard(
-            con, filters, float(config.get("stale_after_seconds", 180)), dt.datetime.now(dt.UTC)
+            con,
+            filters,
+            float(config.get("stale_after_seconds", 180)),
+            dt.datetime.now(dt.UTC),
+            bool(config.get("alerts_configured")),
         )
     )
     page["database"] = database.name

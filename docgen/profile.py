@@ -22,6 +22,7 @@ import yaml
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
 from loader.feeds import PRODUCTS, SALES, STORES
+from report import fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES_YML = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
@@ -119,7 +120,13 @@ def cell(value: object) -> str:
     return str(value).replace("|", "\\|")
 
 
-def render(con: sqlite3.Connection, generated: dt.date) -> str:
+def render(
+    con: sqlite3.Connection, generated: dt.date, as_of: str | None = None, source_folder: str | None = None
+) -> str:
+    """The profile; ``as_of`` stands for every load time and ``source_folder``/<feed file> for every
+    source when given (``make docs``: the same feeds give the same page, whatever the day and the
+    loopback port they were served on)."""
+    files = {spec.name: spec.file_name for spec in PROFILED}
     described = meanings()
     out = [
         "# Data profile: the client's feeds",
@@ -145,7 +152,7 @@ def render(con: sqlite3.Connection, generated: dt.date) -> str:
     for feed, (loads, read, inserted, dup, rejected, last, source) in runs.items():
         out.append(
             f"| {feed} | {loads} | {cell(read)} | {cell(inserted)} | {cell(dup)} | {cell(rejected)} | "
-            f"{last or '-'} | `{source or '-'}` |"
+            f"{as_of or last or '-'} | `{f'{source_folder}/{files[feed]}' if source_folder else source or '-'}` |"
         )
     for spec in PROFILED:
         feed, table = spec.name, spec.table
@@ -204,10 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m docgen.profile", description=__doc__.splitlines()[0])
     add_db_argument(parser, "the loaded warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs/data_profile.md"))
+    parser.add_argument(
+        "--as-of", help="UTC time shown for the generation and every load (default: the real ones)"
+    )
+    parser.add_argument(
+        "--source-folder", help="shown as FOLDER/<file> for each feed's source (default: the URL)"
+    )
     args = parser.parse_args(argv)
+    generated = dt.date.fromisoformat(args.as_of[:10]) if args.as_of else fmt.paris_today()
     try:
         with read_only(args.db, "run the loader first") as con:
-            text = render(con, dt.date.today())
+            text = render(con, generated, args.as_of, args.source_folder)
     except WarehouseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

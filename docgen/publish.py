@@ -1,11 +1,16 @@
 """Regenerate the committed deliverables in docs/ from a folder of the client's feeds.
 
-    python -m docgen.publish --client-data ../shared/client_data    (make docs)
+    python -m docgen.publish [--client-data DIR] [--as-of UTC]    (make docs)
 
 Serves the folder over HTTP on 127.0.0.1, as the published Google Sheets links would serve
 it, loads it with the loader into a fresh warehouse (data/client/warehouse.db), runs
 `dbt build`, then writes the synthesis sheet and its charts, the data profile and the
 database schema into docs/. A developer tool: nothing at run time depends on it.
+
+The feeds default to the client's snapshot committed in tests/fixtures/client_data/. The
+output is reproducible: the same feeds give the same files, whatever the day or the loopback
+port, because the pages show ``--as-of`` (the snapshot's date) for the generation and load
+times and the feeds' file names for their source.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from report import synthese
 from . import profile, schema_doc
 
 ROOT = Path(__file__).resolve().parents[1]
+CLIENT_DATA = ROOT / "tests" / "fixtures" / "client_data"
+SNAPSHOT_TAKEN = "2026-11-29T11:55:20Z"  # when the client's committed snapshot was loaded
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -38,7 +45,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m docgen.publish", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--client-data", type=Path, required=True, help="folder with ventes/produits/magasins.csv"
+        "--client-data",
+        type=Path,
+        default=CLIENT_DATA,
+        help="folder with ventes/produits/magasins.csv (default: the committed client snapshot)",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=SNAPSHOT_TAKEN,
+        help=f"UTC time the pages give for the generation and the loads ({SNAPSHOT_TAKEN})",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "client")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
@@ -83,8 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "magasins.csv), servi en HTTP comme les liens Google Sheets publiés"
     )
     steps = [
-        synthese.main(["--db", str(db), "--out", str(args.docs), "--data-label", label]),
-        profile.main(["--db", str(db), "--out", str(args.docs / "data_profile.md")]),
+        synthese.main(
+            ["--db", str(db), "--out", str(args.docs), "--data-label", label, "--as-of", args.as_of]
+        ),
+        profile.main(
+            [
+                "--db",
+                str(db),
+                "--out",
+                str(args.docs / "data_profile.md"),
+                "--as-of",
+                args.as_of,
+                "--source-folder",
+                args.client_data.name,
+            ]
+        ),  # fmt: skip
         schema_doc.main(
             [
                 "--db",

@@ -24,13 +24,20 @@ from pathlib import Path
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
 
 LAYERS = (
-    ("loader (raw and audit)", lambda n: n.startswith(("raw_", "loader_"))),
+    ("loader (raw and audit)", lambda n: n.startswith(("raw_", "loader_", "sales_snapshot", "snapshot_"))),
+    ("refresh service", lambda n: n.startswith("pipeline_")),
     ("staging", lambda n: n.startswith("stg_")),
     ("dimensions", lambda n: n.startswith("dim_")),
     ("facts", lambda n: n.startswith("fct_")),
     ("intermediate", lambda n: n.startswith("int_")),
     ("marts", lambda n: n.startswith("mart_")),
     ("dbt bookkeeping", lambda n: n.startswith("dbt_")),
+    ("other", lambda n: True),  # a table no layer claims is still drawn, never a bare label
+)
+# The Mermaid diagrams: one per group of layers, so that a diagram is not one row of 30 tables
+MERMAID_GROUPS = (
+    ("What the loader stores", ("loader (raw and audit)", "refresh service")),
+    ("The star schema and the marts", ("dimensions", "facts", "marts")),
 )
 COLOURS = {
     "loader (raw and audit)": "#fde68a",
@@ -40,6 +47,8 @@ COLOURS = {
     "intermediate": "#ddd6fe",
     "marts": "#bbf7d0",
     "dbt bookkeeping": "#f5f5f4",
+    "refresh service": "#fed7aa",
+    "other": "#ffffff",
 }
 
 
@@ -180,7 +189,10 @@ def render(tables: dict[str, Table], links: list[Link], image: str | None) -> st
     ]
     if image:
         out += [f"![Database schema]({image})", ""]
-    out += ["```mermaid", mermaid(tables, links), "```", ""]
+    for title, labels in MERMAID_GROUPS:
+        members = {name: t for name, t in tables.items() if layer(name) in labels}
+        inside = [k for k in links if k.parent in members and k.child in members]
+        out += [f"### {title}", "", "```mermaid", mermaid(members, inside), "```", ""]
     for label, _match in LAYERS:
         members = [t for t in tables.values() if layer(t.name) == label]
         if not members:
@@ -218,16 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     source = args.out.with_suffix(".dot")
     source.write_text(dot(tables, links, lineage(manifest, tables)) + "\n", encoding="utf-8")
-    image = None
+    svg = args.out.with_suffix(".svg")
     if shutil.which("dot"):
-        svg = args.out.with_suffix(".svg")
         subprocess.run(["dot", "-Tsvg", str(source), "-o", str(svg)], check=True)
-        image = svg.name
     else:
         print(
-            "note: Graphviz `dot` not found (apt-get install graphviz): wrote the .dot, no image",
+            f"note: Graphviz `dot` not found (apt-get install graphviz): wrote {source.name}; "
+            + (f"{svg.name} kept as it was" if svg.exists() else "no image"),
             file=sys.stderr,
         )
+    image = svg.name if svg.exists() else None
     args.out.write_text(render(tables, links, image), encoding="utf-8")
     print(f"wrote {args.out} ({len(tables)} tables and views, {len(links)} relationships)")
     return 0

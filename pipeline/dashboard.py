@@ -68,13 +68,20 @@ class Filters:
 
 
 def dashboard(
-    con: sqlite3.Connection, filters: Filters, stale_after: float, now: dt.datetime | None = None
+    con: sqlite3.Connection,
+    filters: Filters,
+    stale_after: float,
+    now: dt.datetime | None = None,
+    alerts_configured: bool = False,
 ) -> dict:
     """Everything the page shows, formatted; ``ready`` is False until the marts exist."""
     con.row_factory = sqlite3.Row
     now = now or dt.datetime.now(dt.UTC)
     tables = {r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")}
-    page: dict = {"filters": filters, "freshness": freshness(con, tables, stale_after, now)}
+    page: dict = {
+        "filters": filters,
+        "freshness": freshness(con, tables, stale_after, now, alerts_configured),
+    }
     if not {"fct_sales_daily", "dim_products", "dim_stores", "mart_sales_by_product"} <= tables:
         return {**page, "ready": False}
     where, params = filters.where()
@@ -124,38 +131,55 @@ def dashboard(
         ),
         "daily": daily_chart(days),
         "daily_note": trend_note(days),
+        "comparison": comparison(con, filters, total["last"]),
+        "weekdays": weekday_chart(con, filters, total["first"], total["last"]),
         "stock": stock_cover(con),
         "corrections": corrections(con, tables),
     }
 
 
-def freshness(con: sqlite3.Connection, tables: set[str], stale_after: float, now: dt.datetime) -> dict:
-    """When the data was last confirmed current, and whether that is too long ago."""
+def freshness(
+    con: sqlite3.Connection,
+    tables: set[str],
+    stale_after: float,
+    now: dt.datetime,
+    alerts_configured: bool = False,
+) -> dict:
+    """When the data was last confirmed current, judged by the data's own refresh policy.
+
+    Data kept current by the refresh service (``pipeline watch``) is stale past ``stale_after``:
+    the page warns. Data refreshed once (``pipeline run``, ``make demo``) or loaded and built by
+    hand has no schedule to miss: the page says when, and that nothing refreshes it, without an
+    alarm. A failed last refresh is always said, with who knows about it.
+    """
     last = failed = None
+    live = False
     if "pipeline_runs" in tables:
         last = runs.last_success(con)
         latest = con.execute(
-            "select outcome, error from pipeline_runs where finished_at is not null order by run_id desc limit 1"
+            "select command, outcome, error from pipeline_runs where finished_at is not null "
+            "order by run_id desc limit 1"
         ).fetchone()
-        failed = latest["error"] if latest is not None and latest["outcome"] == "failed" else None
+        failed = latest is not None and latest["outcome"] == "failed"
+        live = latest is not None and latest["command"] == "watch"
     elif "loader_runs" in tables:  # loaded and built by hand, no refresh service yet
         last = con.execute("select max(finished_at) from loader_runs where status != 'failed'").fetchone()[0]
     if last is None:
-        return {
-            "text": "jamais actualisées",
-            "stale": True,
-            "warning": "Les données n'ont jamais été actualisées.",
-        }
+        return {"text": "Les données n'ont jamais été actualisées.", "stale": live, "warning": None}
     age = runs.seconds_since(last, now)
-    stale = age > stale_after
+    stale = live and age > stale_after
+    text = f"Données actualisées le {fmt.moment(last)} (il y a {fmt.duration(age)})"
+    text += "." if live else ", une seule fois : pas d'actualisation automatique de ces données."
     warning = None
     if stale:
         warning = f"Attention : les données n'ont pas été actualisées depuis {fmt.duration(age)}."
     if failed:
-        warning = (
-            warning + " " if warning else ""
-        ) + "La dernière actualisation a échoué ; l'équipe technique est prévenue."
-    return {"text": f"{fmt.moment(last)} (il y a {fmt.duration(age)})", "stale": stale, "warning": warning}
+        warning = (warning + " " if warning else "") + (
+            "La dernière actualisation a échoué ; l'équipe technique est prévenue."
+            if alerts_configured
+            else "La dernière actualisation a échoué : prévenez l'équipe technique."
+        )
+    return {"text": text, "stale": stale, "warning": warning}
 
 
 def choices(con: sqlite3.Connection) -> dict:
@@ -197,6 +221,138 @@ def trend_note(days: list[tuple[str, float, float]]) -> str | None:
     return None
 
 
+def comparison_bounds(
+    filters: Filters, last: str | None, default_days: int
+) -> tuple[dt.date, dt.date, dt.date, dt.date] | None:
+    """(start, end, previous start, previous end): the chosen period, or the last ``default_days``
+    days of sales when none is chosen, and the period of the same length just before it."""
+    end_text = filters.end or last
+    if not end_text:
+        return None
+    end = dt.date.fromisoformat(end_text)
+    start = (
+        dt.date.fromisoformat(filters.start) if filters.start else end - dt.timedelta(days=default_days - 1)
+    )
+    if start > end:
+        return None
+    previous_end = start - dt.timedelta(days=1)
+    return start, end, previous_end - (end - start), previous_end
+
+
+def comparison(con: sqlite3.Connection, filters: Filters, last: str | None) -> dict | None:
+    """The chosen period against the previous one of the same length: revenue, units, sales and
+    average basket, then by product and by city (value, change in € and in %). Without a chosen
+    period: the same default as ``mart_sales_period_comparison`` (its ``period_days``)."""
+    row = con.execute("select max(period_days) from mart_sales_period_comparison").fetchone()
+    bounds = comparison_bounds(filters, last, (row[0] if row else None) or 7)
+    if bounds is None:
+        return None
+    start, end, previous_start, previous_end = bounds
+    where, params = Filters(
+        previous_start.isoformat(), end.isoformat(), filters.city, filters.product
+    ).where()
+    rows = con.execute(
+        f"""select d.sale_date >= ? as is_current, p.product_name as product, s.city as city,
+                   sum(d.revenue) as revenue, sum(d.units_sold) as units, sum(d.sales_count) as sales
+            from fct_sales_daily as d
+            inner join dim_stores as s on s.store_id = d.store_id
+            inner join dim_products as p on p.product_id = d.product_id
+            where {where}
+            group by 1, d.product_id, s.city""",
+        [start.isoformat(), *params],
+    ).fetchall()
+
+    def sums(key: str | None) -> dict:
+        out: dict = {}
+        for r in rows:
+            name = r[key] if key else "total"
+            entry = out.setdefault(name, {True: [0.0, 0, 0], False: [0.0, 0, 0]})[bool(r["is_current"])]
+            entry[0] += r["revenue"] or 0
+            entry[1] += r["units"] or 0
+            entry[2] += r["sales"] or 0
+        return out
+
+    def change(current: float, previous: float, money: bool) -> tuple[str, str, str, str]:
+        show = fmt.euros if money else fmt.number
+        delta = current - previous
+        signed = fmt.signed_euros(delta) if money else ("+" if delta > 0 else "") + fmt.number(delta)
+        return (
+            show(previous),
+            show(current),
+            signed,
+            fmt.signed_percent(delta / previous if previous else None),
+        )
+
+    total = sums(None).get("total", {True: [0.0, 0, 0], False: [0.0, 0, 0]})
+    (cur_rev, cur_units, cur_sales), (prev_rev, prev_units, prev_sales) = total[True], total[False]
+    figures = [
+        ("Chiffre d'affaires", *change(cur_rev, prev_rev, True)),
+        ("Unités vendues", *change(cur_units, prev_units, False)),
+        ("Ventes", *change(cur_sales, prev_sales, False)),
+        (
+            "Panier moyen",
+            fmt.euros(prev_rev / prev_sales) if prev_sales else "-",
+            fmt.euros(cur_rev / cur_sales) if cur_sales else "-",
+            fmt.signed_euros(cur_rev / cur_sales - prev_rev / prev_sales)
+            if cur_sales and prev_sales
+            else "-",
+            fmt.signed_percent(
+                (cur_rev / cur_sales) / (prev_rev / prev_sales) - 1
+                if cur_sales and prev_sales and prev_rev
+                else None
+            ),
+        ),
+    ]
+
+    def breakdown(key: str) -> list[tuple[str, str, str, str, str]]:
+        by = sums(key)
+        ordered = sorted(by.items(), key=lambda kv: (-(kv[1][True][0] - kv[1][False][0]), kv[0] or ""))
+        return [(name or "-", *change(v[True][0], v[False][0], True)) for name, v in ordered]
+
+    days = (end - start).days + 1
+    return {
+        "title": f"du {fmt.date(start)} au {fmt.date(end)} ({fmt.plural(days, 'jour')}), comparé au "
+        f"{fmt.date(previous_start)} – {fmt.date(previous_end)}",
+        "chosen": bool(filters.start or filters.end),
+        "figures": figures,
+        "by_product": breakdown("product"),
+        "by_city": breakdown("city"),
+        "has_previous": prev_sales > 0,
+    }
+
+
+def weekday_chart(con: sqlite3.Connection, filters: Filters, first: str | None, last: str | None) -> str:
+    """Average revenue per calendar day of each day of the week over the filtered period (days
+    without sales count as zero), as seven bars."""
+    start, end = filters.start or first, filters.end or last
+    if not start or not end or start > end:
+        return '<p class="vide">Aucune vente pour ces filtres.</p>'
+    where, params = filters.where()
+    revenue = dict(
+        con.execute(
+            f"""select c.iso_day_of_week, sum(d.revenue)
+                from fct_sales_daily as d
+                inner join dim_stores as s on s.store_id = d.store_id
+                inner join dim_dates as c on c.date_day = d.sale_date
+                where {where}
+                group by 1""",
+            params,
+        ).fetchall()
+    )
+    first_day, last_day = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    day_counts = [0] * 7
+    for n in range((last_day - first_day).days + 1):
+        day_counts[(first_day + dt.timedelta(days=n)).weekday()] += 1
+    averages = [
+        (name, (revenue.get(i + 1) or 0.0) / day_counts[i] if day_counts[i] else 0.0)
+        for i, name in enumerate(WEEKDAYS)
+    ]
+    return column_chart(averages, "#6b46c1", "Chiffre d'affaires moyen par jour de la semaine")
+
+
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
 def stock_cover(con: sqlite3.Connection) -> list[tuple[str, str, str]]:
     rows = con.execute(
         """select product_name, stock, stock_cover_days from mart_sales_by_product
@@ -206,7 +362,7 @@ def stock_cover(con: sqlite3.Connection) -> list[tuple[str, str, str]]:
         (
             r["product_name"],
             fmt.number(r["stock"]),
-            "-" if r["stock_cover_days"] is None else f"{fmt.number(r['stock_cover_days'])} jours",
+            "-" if r["stock_cover_days"] is None else fmt.plural(r["stock_cover_days"], "jour"),
         )
         for r in rows
     ]
@@ -242,7 +398,11 @@ def corrections(con: sqlite3.Connection, tables: set[str], limit: int = 10) -> d
                 what,
             )
         )
-    return {"edits": counts.get("edit", 0), "deletions": counts.get("deletion", 0), "lines": lines}
+    edits, deletions = counts.get("edit", 0), counts.get("deletion", 0)
+    summary = (
+        f"{fmt.plural(edits, 'ligne modifiée', 'lignes modifiées')} et {fmt.plural(deletions, 'supprimée')}"
+    )
+    return {"edits": edits, "deletions": deletions, "summary": summary, "lines": lines}
 
 
 # --- charts: inline SVG --------------------------------------------------------------------------
@@ -276,6 +436,39 @@ def bar_chart(items: list[tuple[str, float]], total: float, color: str, title: s
     return "".join(parts)
 
 
+def column_chart(items: list[tuple[str, float]], color: str, title: str) -> str:
+    """Vertical bars with their amount above, on a round value axis."""
+    width, height, left, bottom = 640, 230, 80, 30
+    plot_w, plot_h = width - left - 10, height - bottom - 24
+    ticks = fmt.nice_ticks(max((v for _, v in items), default=0) or 1)
+    top = ticks[-1]
+    step = plot_w / max(len(items), 1)
+
+    def y(value: float) -> float:
+        return 20 + plot_h * (1 - value / top)
+
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>'
+    ]
+    for value in ticks:
+        parts.append(
+            f'<line x1="{left}" x2="{width - 10}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#e2e8f0"/>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axe">{_e(fmt.euros(value).replace(",00", ""))}</text>'
+        )
+    for i, (label, value) in enumerate(items):
+        x = left + i * step + step * 0.15
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y(value):.1f}" width="{step * 0.7:.1f}" height="{20 + plot_h - y(value):.1f}" '
+            f'fill="{color}"><title>{_e(label)} : {_e(fmt.euros(value))}</title></rect>'
+            f'<text x="{x + step * 0.35:.1f}" y="{y(value) - 4:.1f}" text-anchor="middle" class="axe">'
+            f"{_e(fmt.euros(value).replace(',00', ''))}</text>"
+            f'<text x="{x + step * 0.35:.1f}" y="{height - 8}" text-anchor="middle">{_e(label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def daily_chart(days: list[tuple[str, float, float]]) -> str:
     """Daily revenue as bars, its 7-day average as a line, French dates on the axis."""
     if not days:
@@ -292,8 +485,9 @@ def daily_chart(days: list[tuple[str, float, float]]) -> str:
         f'<svg class="chart" role="img" aria-label="Chiffre d\'affaires par jour" viewBox="0 0 {width} {height}" '
         'width="100%" xmlns="http://www.w3.org/2000/svg"><title>Chiffre d\'affaires par jour et moyenne sur 7 jours</title>'
     ]
-    for fraction in (0, 0.5, 1):
-        value = top * fraction
+    ticks = fmt.nice_ticks(top)
+    top = ticks[-1]  # the axis ends on a round value above the highest bar
+    for value in ticks:
         parts.append(
             f'<line x1="{left}" x2="{width - 10}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#e2e8f0"/>'
             f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axe">{_e(fmt.euros(value).replace(",00", ""))}</text>'

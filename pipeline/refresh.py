@@ -16,7 +16,6 @@ interruption (SIGTERM, Ctrl-C) unwinds, after the step under way rolled back.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 import time
 import traceback
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from loader.db import connect
 from loader.load import LoadOptions, load_feeds
+from report import fmt
 
 from . import runs
 from .dbt_runner import WarmDbt
@@ -130,4 +130,4 @@ def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result, o
 def _write_sheet(config: RefreshConfig) -> Path:
     from report.synthese import write_sheet  # matplotlib: imported when a sheet is due
 
-    return write_sheet(config.db, config.report_dir, dt.date.today())
+    return write_sheet(config.db, config.report_dir, fmt.paris_today())

@@ -36,6 +36,8 @@ def metadata(db: Path, stale_after: float, report_dir: Path | None = None) -> di
     data["plugins"]["ventes-pme"]["report_dir"] = str(
         Path(report_dir or Path(db).parent / "report").resolve()
     )
+    # the dashboard says "the team is notified" of a failed refresh only when someone is
+    data["plugins"]["ventes-pme"]["alerts_configured"] = bool(os.environ.get("ALERT_WEBHOOK_URL"))
     return data
 
 

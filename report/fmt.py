@@ -6,6 +6,7 @@ Money is kept unrounded in the warehouse and rounded to the cent only here.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -36,18 +37,56 @@ def date(value: str | dt.date | None, year: bool = True) -> str:
     return f"{text} {day.year}" if year else text
 
 
+def _in_paris(when: dt.datetime, zone: str = "Europe/Paris") -> tuple[dt.datetime, str]:
+    """``when`` in the client's time, and a suffix saying UTC where no time zone data exists."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return when.astimezone(ZoneInfo(zone)), ""
+    except Exception:  # no time zone database on this machine: say it is UTC
+        return when.astimezone(dt.UTC), " (UTC)"
+
+
 def moment(utc_iso: str | None, zone: str = "Europe/Paris") -> str:
     """'2026-11-29T08:05:59.029Z' -> '29 novembre 2026 à 9 h 05' (French time, the client's)."""
     if not utc_iso:
         return "-"
-    when = dt.datetime.fromisoformat(utc_iso)  # Python 3.11 reads the trailing Z
-    try:
-        from zoneinfo import ZoneInfo
-
-        when, suffix = when.astimezone(ZoneInfo(zone)), ""
-    except Exception:  # no time zone database on this machine: say it is UTC
-        suffix = " (UTC)"
+    when, suffix = _in_paris(dt.datetime.fromisoformat(utc_iso), zone)  # Python 3.11 reads the trailing Z
     return f"{date(when.date())} à {when.hour} h {when.minute:02d}{suffix}"
+
+
+def paris_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in the client's time zone: a sheet written at 0 h 30 in Paris is dated that day,
+    not the day before as UTC's ``date.today()`` on a server would say."""
+    return _in_paris(now or dt.datetime.now(dt.UTC))[0].date()
+
+
+def plural(count: float | int, singular: str, plural_form: str | None = None) -> str:
+    """'0 jour', '1 jour', '2 jours': French takes the singular below 2."""
+    word = singular if abs(count) < 2 else (plural_form or singular + "s")
+    return f"{number(count)} {word}"
+
+
+def signed_euros(value: float | None) -> str:
+    """'+1 234,50 €' / '-12,00 €': a change, with its sign."""
+    if value is None:
+        return "-"
+    return ("+" if value > 0 else "") + euros(value)
+
+
+def signed_percent(share: float | None) -> str:
+    """'+12,5 %' / '-3,0 %'; '-' when there is nothing to compare with."""
+    return "-" if share is None else ("+" if share > 0 else "") + percent(share)
+
+
+def nice_ticks(top: float, most: int = 5) -> list[float]:
+    """Round axis values from 0 to at least ``top``: steps of 1, 2, 2.5 or 5 times a power of ten
+    (0, 100, 200, 300, 400 for a maximum of 399.95), at most ``most`` steps."""
+    if top <= 0:
+        return [0.0, 1.0]
+    magnitude = 10 ** math.floor(math.log10(top / most))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10, 20) if m * magnitude * most >= top)
+    return [round(step * i, 12) for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
 def duration(seconds: float) -> str:

@@ -9,32 +9,46 @@ from collections.abc import Sequence
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
 
-from .fmt import euros
+from . import fmt
 
 
 def headline(con: sqlite3.Connection) -> str:
+    """The key figures in French, formatted as the client reads them (« 12 877 524,99 € »)."""
     con.row_factory = sqlite3.Row
     total = con.execute("select * from mart_revenue_total").fetchone()
     if total is None or not total["sales_count"]:
-        return "no sales in the warehouse yet: run the loader, then dbt build"
+        return "Aucune vente dans l'entrepôt : lancez le chargement (python -m loader), puis dbt build."
+    products = con.execute("select * from mart_sales_by_product order by rank, product_id limit 3")
+    cities = con.execute("select * from mart_sales_by_city order by rank, city")
     lines = [
-        f"period            {total['first_sale_date']} .. {total['last_sale_date']}",
-        f"total revenue     {euros(total['total_revenue'])}",
-        f"sales / units     {total['sales_count']:,} sales, {total['total_units']:,} units",
-        f"average sale      {euros(total['average_sale_value'])}",
-        f"kept aside        {total['orphan_sales_count']:,} sales with an unknown product or store",
-        "top products      "
-        + ", ".join(
-            f"{r['product_name']} {r['revenue_share']:.1%}"
-            for r in con.execute("select * from mart_sales_by_product order by rank, product_id limit 3")
+        ("Période", f"du {fmt.date(total['first_sale_date'])} au {fmt.date(total['last_sale_date'])}"),
+        ("Chiffre d'affaires", fmt.euros(total["total_revenue"])),
+        (
+            "Ventes / unités",
+            f"{fmt.plural(total['sales_count'], 'vente')}, {fmt.plural(total['total_units'], 'unité')}",
         ),
-        "by city           "
-        + ", ".join(
-            f"{r['city']} {r['revenue_share']:.1%}"
-            for r in con.execute("select * from mart_sales_by_city order by rank, city")
+        ("Panier moyen", fmt.euros(total["average_sale_value"])),
+        (
+            "Écartées",
+            f"{fmt.plural(total['orphan_sales_count'], 'vente')} (produit ou magasin inconnu)",
         ),
+        (
+            "Meilleurs produits",
+            ", ".join(f"{r['product_name']} {fmt.percent(r['revenue_share'])}" for r in products),
+        ),
+        ("Par ville", ", ".join(f"{r['city']} {fmt.percent(r['revenue_share'])}" for r in cities)),
     ]
-    return "\n".join(lines)
+    recent = con.execute("select * from mart_sales_period_comparison where scope = 'total'").fetchone()
+    if recent is not None and recent["previous_sales"]:
+        lines.append(
+            (
+                "Dynamique",
+                f"{fmt.euros(recent['current_revenue'])} sur les {fmt.plural(recent['period_days'], 'dernier jour', 'derniers jours')}, "
+                f"{fmt.signed_percent(recent['revenue_change_share'])} sur la période précédente",
+            )
+        )
+    width = max(len(label) for label, _ in lines) + 2
+    return "\n".join(f"{label.ljust(width)}{value}" for label, value in lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

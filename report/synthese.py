@@ -33,6 +33,8 @@ class Marts:
     daily: list[sqlite3.Row]
     runs: list[sqlite3.Row]
     corrections: dict[str, int]  # edit / deletion -> how many the sheet had
+    comparison: list[sqlite3.Row]  # mart_sales_period_comparison: total, then products, then cities
+    weekdays: list[sqlite3.Row]  # mart_sales_by_weekday, Monday first
 
 
 def read_marts(con: sqlite3.Connection) -> Marts:
@@ -59,6 +61,11 @@ def read_marts(con: sqlite3.Connection) -> Marts:
                 "select correction_type, count(*) from mart_sales_corrections group by correction_type"
             )
         ),
+        comparison=rows(
+            "select * from mart_sales_period_comparison order by "
+            "case scope when 'total' then 0 when 'product' then 1 else 2 end, current_revenue desc, item_label"
+        ),
+        weekdays=rows("select * from mart_sales_by_weekday order by iso_day_of_week"),
     )
 
 
@@ -119,22 +126,62 @@ def commentary(m: Marts) -> list[str]:
     if covered:
         tight = min(covered, key=lambda p: p["stock_cover_days"])
         lines.append(
-            f"Stock le plus tendu : **{fmt.md(tight['product_name'])}**, {fmt.number(tight['stock'])} unités en stock, "
-            f"soit {fmt.number(tight['stock_cover_days'])} jours de ventes au rythme observé."
+            f"Stock le plus tendu : **{fmt.md(tight['product_name'])}**, {fmt.plural(tight['stock'], 'unité')} en stock, "
+            f"soit {fmt.plural(tight['stock_cover_days'], 'jour')} de ventes au rythme observé."
         )
-    if m.total["orphan_sales_count"]:
+    orphans = m.total["orphan_sales_count"]
+    if orphans:
+        one = orphans < 2
         lines.append(
-            f"{fmt.number(m.total['orphan_sales_count'])} ventes citent un produit ou un magasin absent des "
-            "référentiels : elles sont écartées des chiffres ci-dessus et listées à part dans l'entrepôt "
-            "(voir l'annexe technique)."
+            f"{fmt.plural(orphans, 'vente')} {'cite' if one else 'citent'} un produit ou un magasin absent des "
+            f"référentiels : {'elle est écartée' if one else 'elles sont écartées'} des chiffres ci-dessus et "
+            f"{'listée' if one else 'listées'} à part dans l'entrepôt (voir l'annexe technique)."
         )
     edits, deletions = m.corrections.get("edit", 0), m.corrections.get("deletion", 0)
     if edits or deletions:
         lines.append(
-            f"La feuille des ventes a été corrigée sur la période : {fmt.number(edits)} ligne(s) modifiée(s) "
-            f"et {fmt.number(deletions)} supprimée(s). Les chiffres ci-dessus tiennent compte de ces "
+            f"La feuille des ventes a été corrigée sur la période : {fmt.plural(edits, 'ligne modifiée', 'lignes modifiées')} "
+            f"et {fmt.plural(deletions, 'supprimée')}. Les chiffres ci-dessus tiennent compte de ces "
             "corrections (une vente corrigée n'est comptée qu'une fois) ; le détail, avec la quantité avant "
             "et après chaque correction, est dans le tableau de bord."
+        )
+    return lines
+
+
+def dynamics(m: Marts) -> list[str]:
+    """The sales dynamics in a sentence or two: the last period against the one before, and the
+    week-day pattern (from mart_sales_period_comparison and mart_sales_by_weekday)."""
+    lines = []
+    total = next((r for r in m.comparison if r["scope"] == "total"), None)
+    if total is not None and total["previous_sales"]:
+        movers = [r for r in m.comparison if r["scope"] == "product" and r["revenue_change"]]
+        up = max(movers, key=lambda r: r["revenue_change"], default=None)
+        down = min(movers, key=lambda r: r["revenue_change"], default=None)
+        sentence = (
+            f"Sur les {fmt.plural(total['period_days'], 'dernier jour', 'derniers jours')} "
+            f"(du {fmt.date(total['current_start'])} au {fmt.date(total['current_end'])}), le chiffre d'affaires "
+            f"est de {fmt.euros(total['current_revenue'])}, contre {fmt.euros(total['previous_revenue'])} sur les "
+            f"{fmt.plural(total['period_days'], 'jour précédent', 'jours précédents')} "
+            f"({fmt.signed_euros(total['revenue_change'])}, {fmt.signed_percent(total['revenue_change_share'])})."
+        )
+        if up is not None and up["revenue_change"] > 0:
+            sentence += f" Plus forte hausse : **{fmt.md(up['item_label'])}** ({fmt.signed_euros(up['revenue_change'])})."
+        if down is not None and down["revenue_change"] < 0:
+            sentence += f" Plus forte baisse : **{fmt.md(down['item_label'])}** ({fmt.signed_euros(down['revenue_change'])})."
+        lines.append(sentence)
+    elif total is not None:
+        lines.append(
+            f"Moins de {fmt.plural(2 * total['period_days'], 'jour')} de ventes : pas encore de période précédente "
+            "à laquelle comparer les derniers jours."
+        )
+    selling = [r for r in m.weekdays if r["day_count"]]
+    if len(selling) >= 2:
+        best = max(selling, key=lambda r: r["average_daily_revenue"] or 0)
+        worst = min(selling, key=lambda r: r["average_daily_revenue"] or 0)
+        lines.append(
+            f"Au fil de la semaine, le {best['day_name_fr']} est le jour le plus fort "
+            f"({fmt.euros(best['average_daily_revenue'])} de chiffre d'affaires en moyenne) et le "
+            f"{worst['day_name_fr']} le plus faible ({fmt.euros(worst['average_daily_revenue'])})."
         )
     return lines
 
@@ -207,9 +254,16 @@ def table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
     return out
 
 
-def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str | None = None) -> str:
+def render(
+    m: Marts,
+    files: dict[str, str],
+    generated: dt.date,
+    data_label: str | None = None,
+    as_of: str | None = None,
+) -> str:
+    """The sheet as Markdown; ``as_of`` (UTC) stands for the load time when given (``make docs``)."""
     t = m.total
-    loaded = max((r["loaded_at"] for r in m.runs if r["loaded_at"]), default=None)
+    loaded = as_of or max((r["loaded_at"] for r in m.runs if r["loaded_at"]), default=None)
     lines = [
         "# Fiche synthèse des ventes",
         "",
@@ -263,9 +317,7 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
                     fmt.euros(p["revenue"]),
                     fmt.percent(p["revenue_share"]),
                     fmt.number(p["stock"]),
-                    f"{fmt.number(p['stock_cover_days'])} jours"
-                    if p["stock_cover_days"] is not None
-                    else "-",
+                    fmt.plural(p["stock_cover_days"], "jour") if p["stock_cover_days"] is not None else "-",
                 ]
                 for p in m.products
             ],  # fmt: skip
@@ -333,6 +385,7 @@ def render(m: Marts, files: dict[str, str], generated: dt.date, data_label: str 
             "rlrrrrr",
         ),
         "",
+        *dynamics_section(m),
         "## Évolution dans le temps",
         "",
         f"![Chiffre d'affaires quotidien]({CHART_DIR}/{files['daily']})",
@@ -362,6 +415,57 @@ def annex(m: Marts, loaded: str | None, data_label: str | None) -> list[str]:
         "corrections de la feuille : `mart_sales_corrections`.",
         "",
     ]
+
+
+def dynamics_section(m: Marts) -> list[str]:
+    """« Dynamique des ventes »: the comparison of the last two periods, by product and by city,
+    and the week-day pattern, each a table under the sentences of :func:`dynamics`."""
+    out = ["## Dynamique des ventes", "", *[f"- {sentence}" for sentence in dynamics(m)], ""]
+    total = next((r for r in m.comparison if r["scope"] == "total"), None)
+    if total is not None and total["previous_sales"]:
+        headers = ["", "Période précédente", "Période récente", "Écart", "Évolution"]
+        for scope, title in (("product", "Produit"), ("city", "Ville")):
+            rows = [r for r in m.comparison if r["scope"] == scope]
+            out += table(
+                [title, *headers[1:]],
+                [
+                    [
+                        r["item_label"],
+                        fmt.euros(r["previous_revenue"]),
+                        fmt.euros(r["current_revenue"]),
+                        fmt.signed_euros(r["revenue_change"]),
+                        fmt.signed_percent(r["revenue_change_share"]),
+                    ]
+                    for r in rows
+                ],
+                "lrrrr",
+            )
+            out.append("")
+        out += [
+            f"Période récente : du {fmt.date(total['current_start'])} au {fmt.date(total['current_end'])} ; "
+            f"période précédente : du {fmt.date(total['previous_start'])} au {fmt.date(total['previous_end'])}. "
+            f"Panier moyen : {fmt.euros(total['previous_average_sale_value'])} puis "
+            f"{fmt.euros(total['current_average_sale_value'])}.",
+            "",
+        ]
+    if m.weekdays:
+        out += table(
+            ["Jour", "Jours dans la période", "Ventes", "Chiffre d'affaires", "CA moyen par jour", "Part"],
+            [
+                [
+                    r["day_name_fr"],
+                    fmt.number(r["day_count"]),
+                    fmt.number(r["sales_count"]),
+                    fmt.euros(r["revenue"]),
+                    fmt.euros(r["average_daily_revenue"]),
+                    fmt.percent(r["revenue_share"]),
+                ]
+                for r in m.weekdays
+            ],
+            "lrrrrr",
+        )
+        out.append("")
+    return out
 
 
 def daily_section(daily: list[sqlite3.Row]) -> list[str]:
@@ -406,9 +510,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_db_argument(parser, "the built warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for fiche_synthese.md (docs)")
     parser.add_argument("--data-label", help="what the data is, in French (default: the sources loaded)")
+    parser.add_argument(
+        "--as-of", help="UTC time shown for the generation and the load (default: the real ones)"
+    )
     args = parser.parse_args(argv)
+    generated = dt.date.fromisoformat(args.as_of[:10]) if args.as_of else fmt.paris_today()
     try:
-        sheet = write_sheet(args.db, args.out, dt.date.today(), args.data_label)
+        sheet = write_sheet(args.db, args.out, generated, args.data_label, args.as_of)
     except WarehouseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -416,7 +524,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def write_sheet(db: str | Path, out: Path, generated: dt.date, data_label: str | None = None) -> Path:
+def write_sheet(
+    db: str | Path, out: Path, generated: dt.date, data_label: str | None = None, as_of: str | None = None
+) -> Path:
     """Write out/fiche_synthese.md and its charts from the built warehouse ``db``.
 
     The sheet is written to a temporary name and renamed: a reader never sees half a sheet.
@@ -426,6 +536,6 @@ def write_sheet(db: str | Path, out: Path, generated: dt.date, data_label: str |
     files = charts(marts, out / CHART_DIR)
     sheet = out / SHEET_NAME
     partial = sheet.with_suffix(".md.partial")
-    partial.write_text(render(marts, files, generated, data_label), encoding="utf-8")
+    partial.write_text(render(marts, files, generated, data_label, as_of), encoding="utf-8")
     partial.replace(sheet)
     return sheet

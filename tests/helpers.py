@@ -20,7 +20,7 @@ from loader.fetch import HttpOptions
 from pipeline.dbt_runner import run_dbt
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENT_DATA = ROOT.parent / "shared" / "client_data"
+CLIENT_DATA = ROOT / "tests" / "fixtures" / "client_data"  # the client's feeds, committed as published
 
 SALES_HEADER = feeds.SALES.header_line
 PRODUCTS_HEADER = feeds.PRODUCTS.header_line

@@ -76,7 +76,11 @@ def test_before_the_first_build_the_page_says_so(db: Path) -> None:
     connect(db).close()  # the loader's tables, no marts yet
     result = page(db, stale_after=60)
     assert result["ready"] is False
-    assert result["freshness"]["warning"] == "Les données n'ont jamais été actualisées."
+    assert result["freshness"] == {
+        "text": "Les données n'ont jamais été actualisées.",
+        "stale": False,
+        "warning": None,
+    }
 
 
 def test_malformed_filters_are_ignored_not_errors() -> None:
@@ -91,19 +95,68 @@ def test_client_text_in_charts_is_escaped() -> None:
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&quot;co&quot;" in svg
 
 
-def test_stale_data_shows_a_warning(demo_warehouse: Path) -> None:
-    loaded = scalar(demo_warehouse, "select max(finished_at) from loader_runs")
-    later = dt.datetime.fromisoformat(loaded.replace("Z", "+00:00")) + dt.timedelta(hours=5)
-    con = sqlite3.connect(f"file:{demo_warehouse}?mode=ro", uri=True)
+def _with_refresh(
+    demo_warehouse: Path, tmp_path: Path, command: str, outcome: str
+) -> tuple[Path, dt.datetime]:
+    """A copy of the demo warehouse whose last refresh was ``command`` ending in ``outcome``, the
+    last success at its load time; returns it and a moment 5 h after that load."""
+    db = tmp_path / "warehouse.db"
+    shutil.copy(demo_warehouse, db)
+    loaded = scalar(db, "select max(finished_at) from loader_runs")
+    con = sqlite3.connect(db, isolation_level=None)
+    runs.ensure_table(con)
+    con.execute(
+        "insert into pipeline_runs (command, started_at, finished_at, outcome) values (?, ?, ?, 'refreshed')",
+        (command, loaded, loaded),
+    )
+    if outcome != "refreshed":
+        con.execute(
+            "insert into pipeline_runs (command, started_at, finished_at, outcome, error) values (?, ?, ?, ?, 'x')",
+            (command, loaded, loaded, outcome),
+        )
+    con.close()
+    return db, dt.datetime.fromisoformat(loaded.replace("Z", "+00:00")) + dt.timedelta(hours=5)
+
+
+def _freshness(db: Path, stale_after: float, now: dt.datetime, alerts: bool = False) -> dict:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        fresh = dashboard(con, Filters(), stale_after=6 * 3600, now=later)["freshness"]
-        stale = dashboard(con, Filters(), stale_after=3600, now=later)["freshness"]
+        return dashboard(con, Filters(), stale_after=stale_after, now=now, alerts_configured=alerts)[
+            "freshness"
+        ]
     finally:
         con.close()
-    assert fresh["warning"] is None and "(il y a 5 h)" in fresh["text"]
+
+
+def test_data_the_refresh_service_keeps_current_warns_when_stale(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    db, later = _with_refresh(demo_warehouse, tmp_path, "watch", "refreshed")
+    fresh, stale = _freshness(db, 6 * 3600, later), _freshness(db, 3600, later)
+    assert fresh["warning"] is None and fresh["text"].startswith("Données actualisées le ")
+    assert fresh["text"].endswith("(il y a 5 h).")
     assert (
         stale["stale"] and stale["warning"] == "Attention : les données n'ont pas été actualisées depuis 5 h."
     )
+
+
+def test_data_refreshed_once_says_when_without_alarm(demo_warehouse: Path, tmp_path: Path) -> None:
+    for command in ("run", None):  # `pipeline run` (make demo), or loaded and built by hand
+        if command is None:
+            db, later = demo_warehouse, _with_refresh(demo_warehouse, tmp_path, "run", "refreshed")[1]
+        else:
+            db, later = _with_refresh(demo_warehouse, tmp_path, command, "refreshed")
+        days_later = _freshness(db, 3600, later + dt.timedelta(days=30))
+        assert days_later["stale"] is False and days_later["warning"] is None, days_later
+        assert "une seule fois : pas d'actualisation automatique" in days_later["text"]
+
+
+def test_a_failed_refresh_says_who_knows(demo_warehouse: Path, tmp_path: Path) -> None:
+    db, later = _with_refresh(demo_warehouse, tmp_path, "watch", "failed")
+    quiet = _freshness(db, 6 * 3600, later, alerts=False)["warning"]
+    alerted = _freshness(db, 6 * 3600, later, alerts=True)["warning"]
+    assert quiet == "La dernière actualisation a échoué : prévenez l'équipe technique."
+    assert alerted == "La dernière actualisation a échoué ; l'équipe technique est prévenue."
 
 
 def test_every_table_has_a_french_title_and_description_or_is_hidden(

@@ -1,14 +1,14 @@
 {{ config(post_hook=[unique_index(['scope', 'item_id'])]) }}
 
 {#-
-  The sales dynamics: the last `comparison_days` days of sales (30 by default, ending on the
+  The sales dynamics: the last `comparison_days` days of sales (7 by default, a week against the week before; ending on the
   last day with a sale) against the same number of days just before, in total, by product and
   by city: value of each period, change in euros and in percent. The dashboard makes the same
   comparison for any period a manager picks; this mart is the default one, for the synthesis
   sheet and any SQL client.
 -#}
 
-{%- set days = var('comparison_days', 30) %}
+{%- set days = var('comparison_days', 7) %}
 
 with
 
