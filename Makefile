@@ -12,74 +12,71 @@ export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv test lint demo run watch serve build bench docker-test docs diagrams clean
+.PHONY: help venv test lint demo run watch serve build bench docker-test docs diagrams screenshots clean
 
-help:
-	@echo "make demo   - whole pipeline offline on generated data (data/demo/)"
-	@echo "make test   - lint + every test (pytest)"
-	@echo "make run    - one refresh of data/warehouse.db from the client's live Google Sheets (load, dbt build, sheet)"
-	@echo "make watch  - the refresh service: a refresh every REFRESH_INTERVAL seconds (60), forever"
-	@echo "make serve  - the storage service and its French dashboard on http://127.0.0.1:8001/tableau-de-bord"
-	@echo "make build  - dbt build (models + tests) on \$$WAREHOUSE_DB (default data/warehouse.db)"
-	@echo "make bench  - benchmarks, written to docs/benchmarks.md"
-	@echo "make docker-test - build the images and test every Docker service end to end"
-	@echo "make docs   - regenerate docs/ deliverables from CLIENT_DATA (default: the committed client snapshot)"
+help: ## this list (every target with a description after two hashes)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/make \1\t- \2/' | expand -t 20
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed ## create .venv and install the runtime and development requirements
 
-lint: venv
+lint: venv ## ruff (lint + format check) and SQLFluff on the dbt project
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
 
-test: lint
+test: lint ## lint + every test (pytest); .venv/bin/pytest -m 'not slow' runs the quick ones
 	$(BIN)/python -m pytest
 
-demo: venv
+demo: venv ## whole pipeline offline on generated data (data/demo/), then the headline results
 	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
 	$(BIN)/python -m pipeline run --db $(CURDIR)/$(DEMO_DB) --from-dir $(DEMO) --report-dir $(DEMO)/report
 	$(BIN)/python -m report.headline --db $(DEMO_DB)
 	@echo "the dashboard: make serve WAREHOUSE_DB=$(DEMO_DB)"
 
-run: venv
+run: venv ## one refresh of data/warehouse.db from the client's live Google Sheets (load, dbt build, sheet)
 	$(BIN)/python -m pipeline run --db $(WAREHOUSE_DB) --report-dir data/report
 	$(BIN)/python -m report.headline --db $(WAREHOUSE_DB)
 
-watch: venv
+watch: venv ## the refresh service: a refresh every REFRESH_INTERVAL seconds (60), forever
 	$(BIN)/python -m pipeline watch --db $(WAREHOUSE_DB) --report-dir data/report
 
-serve: venv
+serve: venv ## the storage service and its French dashboard on http://127.0.0.1:8001/tableau-de-bord
 	$(BIN)/python -m pipeline serve --db $(WAREHOUSE_DB)
 
-build: venv
+build: venv ## dbt build (models + tests) on WAREHOUSE_DB (default data/warehouse.db)
 	$(DBT) build
 
 # Regenerate the committed deliverables (synthesis sheet, data profile, database schema) from
 # the client's feeds served over local HTTP. CLIENT_DATA: a folder with the three CSV files.
 CLIENT_DATA ?= tests/fixtures/client_data
-docs: venv diagrams
+docs: venv diagrams ## regenerate docs/ deliverables from CLIENT_DATA (default: the committed client snapshot)
 	$(BIN)/python -m docgen.publish --client-data $(CLIENT_DATA)
 
 # The architecture image (Graphviz: apt-get install graphviz); docs/database.svg comes with make docs.
 # Without Graphviz the committed image is kept, with a note instead of a failure.
-diagrams:
+diagrams: ## docs/architecture.svg from docs/architecture.dot (Graphviz)
 	@if command -v dot >/dev/null; then dot -Tsvg docs/architecture.dot -o docs/architecture.svg; \
 	else echo "note: Graphviz 'dot' not found (apt-get install graphviz): docs/architecture.svg left as committed"; fi
 
-docker-test:
+# The dashboard and the served synthesis sheet, screenshotted in headless Chromium into docs/
+screenshots: venv ## screenshots of the dashboard and the served synthesis sheet into docs/ (Chromium)
+	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_dashboard.py -k real_browser
+
+docker-test: ## build the images and test every Docker service end to end
 	bash tests/docker/run.sh
 
-bench: venv
+bench: venv ## benchmarks, written to docs/benchmarks.md
 	$(BIN)/python -m bench.loader_speed
 	$(BIN)/python -m bench.dbt_incremental
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.sqlite_floor
 	$(BIN)/python -m bench.c_path
 
-clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache target logs
+clean: ## remove the venv, data/ and dbt's files
+	rm -rf $(VENV) .pytest_cache .ruff_cache target logs
+	find data -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from loader.generate import generate
+from loader.helptext import plain
 
 from .loader_speed import REPEAT, Step, fresh, load, median_of, table
 from .peers import install, measured
@@ -49,7 +50,7 @@ def installed_mib(python: Path, package: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="0: no large-feed table")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loader.generate import generate
+from loader.helptext import plain
 from pipeline.dbt_runner import run_dbt
 
 from .results import publish
@@ -45,7 +46,7 @@ def model_seconds(target: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "dbt")

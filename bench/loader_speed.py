@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loader.generate import generate
+from loader.helptext import plain
 
 from .peers import dlt_merge, install, measured, sqlite_utils
 from .results import publish
@@ -296,7 +297,7 @@ def render(rows: int, steps: list[Step], big: list[Step], peers: list[Step], pee
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the main feed (1,000,000)")
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the memory check (0: skip)")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from loader.feeds import FEEDS
 from loader.generate import generate
+from loader.helptext import plain
 from pipeline.dbt_runner import dbt_env
 
 from .results import publish
@@ -117,7 +118,7 @@ def sales_count(db: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--new", type=int, default=1_000, help="sales lines appended per change (1000)")

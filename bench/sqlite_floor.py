@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from loader.generate import generate
+from loader.helptext import plain
 from loader.schema import statements
 
 from .results import publish
@@ -89,7 +90,7 @@ def integer_key_script(sales: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-docs", action="store_true")

@@ -38,6 +38,10 @@ LAYERS = (
 MERMAID_GROUPS = (
     ("What the loader stores", ("loader (raw and audit)", "refresh service")),
     ("The star schema and the marts", ("dimensions", "facts", "marts")),
+    (
+        "Staging and intermediate models, dbt's bookkeeping",
+        ("staging", "intermediate", "dbt bookkeeping", "other"),
+    ),
 )
 COLOURS = {
     "loader (raw and audit)": "#fde68a",

@@ -314,6 +314,7 @@ def comparison(con: sqlite3.Connection, filters: Filters, last: str | None) -> d
         "title": f"du {fmt.date(start)} au {fmt.date(end)} ({fmt.plural(days, 'jour')}), comparé au "
         f"{fmt.date(previous_start)} – {fmt.date(previous_end)}",
         "chosen": bool(filters.start or filters.end),
+        "current_label": "Période choisie" if filters.start or filters.end else "Période récente",
         "figures": figures,
         "by_product": breakdown("product"),
         "by_city": breakdown("city"),
@@ -438,7 +439,7 @@ def bar_chart(items: list[tuple[str, float]], total: float, color: str, title: s
 
 def column_chart(items: list[tuple[str, float]], color: str, title: str) -> str:
     """Vertical bars with their amount above, on a round value axis."""
-    width, height, left, bottom = 640, 230, 80, 30
+    width, height, left, bottom = 900, 240, 90, 30  # the daily chart's width: the same scale on the page
     plot_w, plot_h = width - left - 10, height - bottom - 24
     ticks = fmt.nice_ticks(max((v for _, v in items), default=0) or 1)
     top = ticks[-1]

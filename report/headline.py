@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.helptext import plain
 
 from . import fmt
 
@@ -52,7 +53,7 @@ def headline(con: sqlite3.Connection) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report.headline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m report.headline", description=plain(__doc__))
     add_db_argument(parser, "the built warehouse, read-only")
     args = parser.parse_args(argv)
     try:

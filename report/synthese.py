@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.helptext import plain
 
 from . import fmt
 
@@ -411,7 +412,7 @@ def annex(m: Marts, loaded: str | None, data_label: str | None) -> list[str]:
         f"- Sources : {sources}.",
         f"- Dernier chargement (UTC) : {loaded or '-'}.",
         "- Chiffres calculés par le pipeline ventes-pme : tables `mart_revenue_total`, `mart_sales_by_product`, "
-        "`mart_sales_by_city`, `mart_sales_by_store`, `mart_sales_daily`. Ventes écartées : `fct_sales_orphans` ; "
+        "`mart_sales_by_city`, `mart_sales_by_store`, `mart_sales_daily`, `mart_sales_by_weekday`, `mart_sales_period_comparison`. Ventes écartées : `fct_sales_orphans` ; "
         "corrections de la feuille : `mart_sales_corrections`.",
         "",
     ]
@@ -506,7 +507,7 @@ def daily_section(daily: list[sqlite3.Row]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m report", description=plain(__doc__))
     add_db_argument(parser, "the built warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for fiche_synthese.md (docs)")
     parser.add_argument("--data-label", help="what the data is, in French (default: the sources loaded)")

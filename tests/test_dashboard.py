@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import shutil
 import socket
 import sqlite3
@@ -188,13 +189,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def client_service(tmp_path_factory: pytest.TempPathFactory):
     """The client's three feeds refreshed into a warehouse, served by ``python -m pipeline serve``."""
-    if not CLIENT_DATA.is_dir():
-        pytest.skip(f"no client data at {CLIENT_DATA}")
     work = tmp_path_factory.mktemp("client")
     db = work / "warehouse.db"
     env = dbt_env(db, work / "dbt")
-    subprocess.run([sys.executable, "-m", "pipeline", "run", "--db", str(db), "--from-dir", str(CLIENT_DATA), "--no-report"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "pipeline", "run", "--db", str(db), "--from-dir", str(CLIENT_DATA)],
+                   cwd=ROOT, env={**env, "ALERT_WEBHOOK_URL": ""}, check=True, capture_output=True)  # fmt: skip
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--db", str(db), "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -228,7 +227,13 @@ def outside(requests: list[str]) -> list[str]:
     return [u for u in requests if not u.startswith(("http://127.0.0.1:", "data:"))]
 
 
-def test_the_dashboard_in_a_real_browser(client_service: tuple[str, Path]) -> None:
+def screenshots(tmp_path: Path) -> Path:
+    """Where the browser tests put their screenshots: a temporary folder, or docs/ with
+    ``make screenshots`` (SCREENSHOT_DIR): the tests never rewrite a tracked file by themselves."""
+    return Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+
+
+def test_the_dashboard_in_a_real_browser(client_service: tuple[str, Path], tmp_path: Path) -> None:
     base, _db = client_service
     revenue, units, sales = client_figures()
     browser = Chromium(width=1280, height=900)
@@ -248,10 +253,35 @@ def test_the_dashboard_in_a_real_browser(client_service: tuple[str, Path]) -> No
         assert euros(revenue / sales) in figures
         assert "Chiffre d'affaires par produit" in text and "Couverture du stock" in text
         assert "%" in text and "," in text and " 2023" in text  # shares, decimals and dates in French
-        assert "Données actualisées le " in text
+        assert "Données actualisées le " in text and "une seule fois" in text  # refreshed once: no alarm
+        assert "Attention" not in text
+        assert browser.evaluate("document.documentElement.lang") == "fr"
+        assert "Powered by" not in text and "home" not in text.split()
+        # the sales dynamics: the last 7 days of sales against the 7 before, then the week days
+        assert "Dynamique des ventes" in text and "du 19 juin 2023 au 25 juin 2023 (7 jours)" in text
+        comparison = browser.evaluate("document.getElementById('comparaison').innerText").translate(SPACES)
+        for label in ("Chiffre d'affaires", "Unités vendues", "Ventes", "Panier moyen"):
+            assert label in comparison
+        assert "Jours de la semaine" in text and "lundi" in text and "dimanche" in text
+        assert " 1 jours" not in text and " 0 jours" not in text
         assert outside(visit.requests) == []
         assert visit.console_errors == []
-        browser.screenshot(ROOT / "docs" / "tableau_de_bord.png")
+        browser.screenshot(screenshots(tmp_path) / "tableau_de_bord.png")
+
+        chosen = browser.visit(f"{base}/tableau-de-bord?du=2023-06-12&au=2023-06-25").text.translate(SPACES)
+        assert (
+            "Période choisie : du 12 juin 2023 au 25 juin 2023 (14 jours), comparé au 29 mai 2023" in chosen
+        )
+
+        fiche_link = browser.evaluate("document.getElementById('lien-fiche').href")
+        fiche = browser.visit(fiche_link)
+        assert fiche_link == f"{base}/fiche-de-synthese"
+        assert "Fiche synthèse des ventes" in fiche.text and "Dynamique des ventes" in fiche.text
+        assert euros(revenue) in fiche.text.translate(SPACES)
+        images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
+        assert len(images) == 3 and all(width > 100 for _src, width in images), images
+        assert outside(fiche.requests) == [] and fiche.console_errors == []
+        browser.screenshot(screenshots(tmp_path) / "fiche_de_synthese.png")
 
         paris = browser.visit(f"{base}/tableau-de-bord?ville=Paris")
         assert "Paris" in paris.text and paris.console_errors == []

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from helpers import ROOT, dbt_target, run_module, scalar
 
 
@@ -56,3 +62,47 @@ def test_committed_database_doc_lists_every_model_of_the_project() -> None:
     models = sorted(p.stem for p in (ROOT / "dbt_project" / "models").rglob("*.sql"))
     missing = [m for m in models if f"    {m} {{" not in text]
     assert not missing, f"docs/database.md is stale, missing {missing}: run make docs"
+
+
+def test_every_link_to_a_heading_in_the_docs_resolves() -> None:
+    def slug(heading: str) -> str:  # GitHub's anchors: lower case, punctuation dropped, spaces to -
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            linked = (page.parent / target) if target else page
+            headings = re.findall(r"^#+ (.*)$", linked.read_text(encoding="utf-8"), re.M)
+            if anchor not in {slug(h) for h in headings}:
+                broken.append(f"{page.name}: {target}#{anchor}")
+    assert broken == []
+
+
+@pytest.mark.slow
+def test_make_docs_is_reproducible_and_keeps_the_schema_image_without_graphviz(tmp_path: Path) -> None:
+    """`make docs` twice gives the same files, the second time with no Graphviz on PATH: the
+    committed schema image is kept and still shown; and what it writes is what docs/ holds."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(ROOT / "docs" / "database.svg", docs)  # as a clone has it
+    texts = ("fiche_synthese.md", "data_profile.md", "database.md", "database.dot")
+
+    def publish(path: str) -> dict[str, str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "docgen.publish", "--docs", str(docs), "--work", str(tmp_path / "work")],
+            cwd=ROOT, env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return {name: (docs / name).read_text(encoding="utf-8") for name in texts}
+
+    first = publish(os.environ["PATH"])
+    svg = (docs / "database.svg").read_bytes()
+    second = publish(str(Path(sys.executable).parent))  # no `dot` there
+    assert second == first
+    assert (docs / "database.svg").read_bytes() == svg
+    assert "![Database schema](database.svg)" in second["database.md"]
+    assert (
+        "127.0.0.1" not in second["data_profile.md"] and "tests/fixtures" not in second["fiche_synthese.md"]
+    )
+    stale = [name for name in texts if (ROOT / "docs" / name).read_text(encoding="utf-8") != first[name]]
+    assert stale == [], f"docs/ is not what `make docs` writes: run make docs ({stale})"

@@ -72,11 +72,18 @@ fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_sales_by_city.csv" | he
 
 say "docs site serves index.html and catalog.json"
 fetch "http://127.0.0.1:${DOCS_PORT}/index.html" | grep -qi "<html" && echo "index.html: ok"
-fetch "http://127.0.0.1:${DOCS_PORT}/catalog.json" | python3 -c "
+catalog_time() {  # the docs catalog's generation time, once it lists the typed marts
+  fetch "http://127.0.0.1:${DOCS_PORT}/catalog.json" | python3 -c "
 import json, sys
-nodes = json.load(sys.stdin)['nodes']
+catalog = json.load(sys.stdin)
+nodes = catalog['nodes']
 assert 'model.ventes_pme.fct_sales' in nodes and nodes['model.ventes_pme.fct_sales']['columns'], sorted(nodes)
-print('catalog.json:', len(nodes), 'models')"
+columns = nodes['model.ventes_pme.mart_sales_period_comparison']['columns']
+assert columns['current_revenue']['type'].lower() == 'real', columns['current_revenue']
+print(catalog['metadata']['generated_at'])"
+}
+first_catalog=$(catalog_time)
+echo "catalog.json: typed marts, generated at $first_catalog"
 
 say "the live system: up -d refresh (polling the mounted folder every 2 s)"
 export LOADER_FROM_DIR=/feeds REFRESH_INTERVAL=2 ALERT_AFTER=120
@@ -121,6 +128,27 @@ assert 'Attention' not in page, 'stale warning on fresh data'
 print('dashboard shows', french.replace('\u202f', ' ').replace('\u00a0', ' '))" "$total"
 fetch "http://127.0.0.1:${DATASETTE_PORT}/" | grep -q 'href="/tableau-de-bord"' && echo "home page links the dashboard: ok"
 "${compose[@]}" exec -T refresh ls /data/report/fiche_synthese.md
+
+say "the storage service serves the synthesis sheet the refresh service wrote, with its charts"
+fetch "http://127.0.0.1:${DATASETTE_PORT}/fiche-de-synthese" | grep -q "Fiche synthèse des ventes" && echo "fiche: ok"
+python3 -c "import sys, urllib.request; assert urllib.request.urlopen(sys.argv[1], timeout=5).read()[:4] == b'\x89PNG'" \
+  "http://127.0.0.1:${DATASETTE_PORT}/fiche_synthese/ca_par_produit.png" && echo "chart: ok"
+
+say "the docs site was generated again after the refresh service's build"
+for _ in $(seq 60); do
+  now=$(catalog_time)
+  [ "$now" != "$first_catalog" ] && break
+  sleep 2
+done
+echo "catalog generated at $now (first: $first_catalog)"
+[ "$now" != "$first_catalog" ]
+
+say "docker compose stop docs: exits 0 at once (SIGTERM handled)"
+start=$(date +%s)
+"${compose[@]}" stop -t 20 docs
+code=$(docker inspect -f '{{.State.ExitCode}}' "$("${compose[@]}" ps -aq docs)")
+echo "docs exit code: $code after $(( $(date +%s) - start )) s"
+[ "$code" = 0 ] && [ $(( $(date +%s) - start )) -lt 8 ]
 
 say "docker compose stop refresh: exits 0 (SIGTERM handled)"
 "${compose[@]}" stop -t 20 refresh
