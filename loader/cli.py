@@ -11,10 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from . import archive
 from .audit import FeedResult
 from .db import add_db_argument, connect
 from .feeds import FEEDS
 from .fetch import HttpOptions
+from .integrity import WarehouseDamaged, refuse_damaged
 from .load import LoadOptions, load_feeds
 from .snapshots import SnapshotPolicy
 from .values import DATE_FORMATS, Limits
@@ -139,6 +141,19 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-retire", action="store_true", help="accept a load over --max-retire-share, or an empty sheet"
     )
+    parser.add_argument(
+        "--archive-dir",
+        type=Path,
+        default=os.environ.get("ARCHIVE_DIR") or None,
+        metavar="DIR",
+        help="the landing archive: every body stored, compressed, and the journal of the loads "
+        "(env ARCHIVE_DIR; default: archive/ beside the warehouse)",
+    )
+    parser.add_argument(
+        "--no-archive",
+        action="store_true",
+        help="keep no copy of the bodies (a lost warehouse can then not be rebuilt from them)",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
 
 
@@ -248,7 +263,13 @@ def load_options(
         debug=args.debug,
         confine_to=Path(args.from_dir) if args.from_dir else None,
         snapshot=SnapshotPolicy(args.on_missing, args.max_retire_share, args.allow_retire),
+        archive=archive_dir(args),
     )
+
+
+def archive_dir(args: argparse.Namespace) -> Path | None:
+    """The landing archive's folder from --archive-dir / --no-archive (None: no archive)."""
+    return None if args.no_archive else (args.archive_dir or archive.default_dir(Path(args.db)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,6 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, options: LoadOptions) -> int:
+    try:
+        refuse_damaged(Path(args.db))
+    except WarehouseDamaged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         con = connect(args.db)
     except Exception as exc:  # sqlite3.Error, OSError: the message is all the user needs

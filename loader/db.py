@@ -16,14 +16,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .schema import MIGRATIONS, statements
-from .snapshots import migrate as migrate_snapshots
-
 DEFAULT_DB = "data/warehouse.db"
 
 
-def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Connection:
-    """Open the warehouse in WAL mode with a busy timeout and make sure the schema exists.
+def connect(
+    db_path: str | Path, busy_timeout_s: float = 600.0, backup_dir: Path | None = None
+) -> sqlite3.Connection:
+    """Open the warehouse in WAL mode with a busy timeout, at the current schema version.
+
+    A new warehouse gets the schema; an older one is backed up (in ``backup_dir``, default
+    backups/ beside it) and migrated (``loader.migrations``); a newer one is refused
+    (:class:`~loader.migrations.SchemaTooNew`).
 
     WAL lets readers (dbt, Datasette) work while a load runs; the busy timeout makes a
     second loader wait for the first instead of failing with "database is locked".
@@ -38,13 +41,13 @@ def connect(db_path: str | Path, busy_timeout_s: float = 600.0) -> sqlite3.Conne
     con.execute("pragma synchronous = normal")
     con.execute("pragma cache_size = -8192")  # 8 MiB page cache: rows arrive in near key order
     con.execute("pragma temp_store = file")
-    with transaction(con):
-        for statement in statements():
-            con.execute(statement)
-        for table, column, declaration in MIGRATIONS:
-            if column not in {row[1] for row in con.execute(f"pragma table_info({table})")}:
-                con.execute(f"alter table {table} add column {column} {declaration}")
-        migrate_snapshots(con)
+    from .migrations import ensure_schema  # migrations write through transaction() below
+
+    try:
+        ensure_schema(con, path, backup_dir)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

@@ -14,6 +14,9 @@ audit row saying why, and the next feed still runs.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import sqlite3
 import tempfile
 import time
@@ -21,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive import Archive, ArchiveError, Entry
 from .audit import (
     FeedResult,
     Rejects,
@@ -41,7 +45,7 @@ from .progress import Progress
 from .sales import SalesOptions, load_sales
 from .sales_parser import date_order
 from .snapshots import SnapshotPolicy
-from .values import Limits
+from .values import DATE_FORMATS, Limits
 from .versions import load_versions
 
 
@@ -59,6 +63,7 @@ class LoadOptions:
     debug: bool = False  # let an unexpected exception through, with its traceback
     snapshot: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # edits and deletions in the sheet
     confine_to: Path | None = None  # local sources must be regular files inside this folder (--from-dir)
+    archive: Path | None = None  # the landing archive's folder (loader.archive); None: no archive
 
 
 def load_feeds(
@@ -67,6 +72,8 @@ def load_feeds(
     """Load each feed named in ``sources`` ({'sales': url, ...}), products and stores first."""
     options = options or LoadOptions()
     batch_id = uuid.uuid4().hex
+    if options.archive is not None:  # journal lines a crash after a commit left unwritten
+        Archive(options.archive).catch_up(con)
     with tempfile.TemporaryDirectory(prefix="ventes-loader-") as workdir:
         return [
             _load_feed(con, spec, sources[spec.name], options, batch_id, Path(workdir))
@@ -153,10 +160,21 @@ def _load_body(
     batch_id: str,
     started_at: str,
     result: FeedResult,
+    *,
+    replayed: Entry | None = None,
 ) -> None:
-    """Parse and insert the feed in one transaction, audit row included: all or nothing."""
+    """Parse and insert the feed in one transaction, audit row included: all or nothing.
+
+    With an archive, the body is kept in it before the commit and journaled after; a
+    ``replayed`` entry of the archive is stored as it was then (its encoding, its load time,
+    its journal number) and not archived again.
+    """
     assert fetched.path is not None
-    result.encoding = choose_encoding(fetched.path, fetched.charset, fetched.first_invalid_utf8)
+    result.encoding = (
+        replayed.options["encoding"]
+        if replayed is not None
+        else choose_encoding(fetched.path, fetched.charset, fetched.first_invalid_utf8)
+    )
     with open_csv(fetched.path, result.encoding) as feed:
         extra = (
             {"sale_id": options.sales_id_column} if not spec.versioned and options.sales_id_column else None
@@ -169,7 +187,7 @@ def _load_body(
             with transaction(con):
                 result.status = "loaded"
                 result.run_id = run_id = insert_run(con, result, batch_id, started_at)
-                loaded_at = utc_now()
+                loaded_at = replayed.loaded_at if replayed is not None else utc_now()
                 rejects = Rejects(con, run_id, spec.name, feed.delimiter)
                 if spec.versioned:
                     counts = load_versions(
@@ -204,5 +222,89 @@ def _load_body(
                 result.rows_rejected = rejects.count
                 result.rows_read = sum((*counts, rejects.count))
                 finish_run(con, result, loaded_at)
+                entry = _archive(con, fetched, options, result, started_at, loaded_at, replayed)
         finally:
             progress.close()
+    if entry is not None and replayed is None:
+        Archive(options.archive).record(entry)  # after the commit: the journal lists committed loads
+
+
+def read_options(options: LoadOptions, result: FeedResult) -> dict:
+    """How a body was read, so that a replay reads it the same way (loader_runs.read_options)."""
+    limits = dataclasses.asdict(options.limits)
+    limits["min_date"] = options.limits.min_date.isoformat()
+    limits["max_date"] = options.limits.latest_date().isoformat()  # "tomorrow" as it was then
+    orders = {order: name for name, order in DATE_FORMATS.items()}
+    return {
+        "encoding": result.encoding,
+        "date_format": orders.get(result.date_order) if result.date_order else None,
+        "sales_id_column": options.sales_id_column,
+        "occurrence_max_keys": options.occurrence_max_keys,
+        "limits": limits,
+        "snapshot": dataclasses.asdict(options.snapshot),
+    }
+
+
+def replay_options(recorded: dict, base: LoadOptions) -> LoadOptions:
+    """``base`` with what a body was read with then (the inverse of :func:`read_options`)."""
+    limits = dict(recorded["limits"])
+    limits["min_date"] = dt.date.fromisoformat(limits["min_date"])
+    limits["max_date"] = dt.date.fromisoformat(limits["max_date"]) if limits["max_date"] else None
+    return dataclasses.replace(
+        base,
+        date_format=recorded["date_format"],
+        sales_id_column=recorded["sales_id_column"],
+        occurrence_max_keys=recorded["occurrence_max_keys"],
+        limits=Limits(**limits),
+        snapshot=SnapshotPolicy(**recorded["snapshot"]),
+        archive=None,
+    )
+
+
+def _archive(
+    con: sqlite3.Connection,
+    fetched: Fetched,
+    options: LoadOptions,
+    result: FeedResult,
+    started_at: str,
+    loaded_at: str,
+    replayed: Entry | None,
+) -> Entry | None:
+    """Inside the load's transaction: the body kept in the archive (durable before the commit),
+    its journal number and read options on the run's row; the entry to journal after the commit."""
+    if replayed is not None:
+        seq, recorded = replayed.seq, replayed.options
+    elif options.archive is not None:
+        archive = Archive(options.archive)
+        archive.keep(fetched.path, result.sha256)
+        stored = con.execute("select coalesce(max(archive_seq), 0) from loader_runs").fetchone()[0]
+        seq, recorded = max(stored, archive.last_seq()) + 1, read_options(options, result)
+    else:
+        return None
+    con.execute(
+        "update loader_runs set archive_seq = ?, read_options = ? where run_id = ?",
+        (seq, json.dumps(recorded, sort_keys=True), result.run_id),
+    )
+    return Entry(seq, result.feed, result.source, result.sha256, started_at, loaded_at, recorded)
+
+
+def replay(
+    con: sqlite3.Connection, archive: Archive, entry: Entry, options: LoadOptions | None = None
+) -> FeedResult:
+    """Store an archived body again, read as it was then (``pipeline rebuild`` and ``restore``)."""
+    spec = next(s for s in FEEDS if s.name == entry.feed)
+    options = replay_options(entry.options, options or LoadOptions())
+    result = FeedResult(feed=entry.feed, source=entry.source)
+    started = time.perf_counter()
+    with archive.opened(entry) as body, tempfile.TemporaryDirectory(prefix="ventes-replay-") as workdir:
+        fetched = fetch(str(body), Path(workdir) / "body.csv", None, options.http)
+        if fetched.sha256 != entry.sha256:
+            raise ArchiveError(
+                f"the archived body of load {entry.seq} does not match its digest: the archive is damaged"
+            )
+        result.bytes, result.sha256 = fetched.size, fetched.sha256
+        _load_body(
+            con, spec, fetched, options, f"replay-{entry.seq}", entry.started_at, result, replayed=entry
+        )
+    result.seconds = time.perf_counter() - started
+    return result

@@ -36,7 +36,9 @@ create table if not exists loader_runs (
     loaded_at       text,               -- timestamp stamped on the rows this run inserted
     error           text,
     encoding        text,               -- how the body was decoded (utf-8-sig, utf-16, cp1252...)
-    date_order      text                -- sales: iso, dmy or mdy, as the dates were read
+    date_order      text,               -- sales: iso, dmy or mdy, as the dates were read
+    archive_seq     integer,            -- the landing archive's journal entry of the body stored
+    read_options    text                -- JSON: how the body was read (replayed the same way)
 );
 create index if not exists loader_runs_by_source on loader_runs (source, status, run_id);
 
@@ -95,16 +97,6 @@ def raw_table_ddl(spec: FeedSpec) -> str:
 
 
 DDL = AUDIT_DDL + "".join(raw_table_ddl(spec) for spec in FEEDS) + snapshots.DDL
-
-
-# columns added after the first release: (table, column, declaration), added to older warehouses
-MIGRATIONS = (
-    ("loader_runs", "encoding", "text"),
-    ("loader_runs", "date_order", "text"),
-    ("loader_runs", "rows_retired", "integer not null default 0"),
-    ("loader_runs", "rows_aged_out", "integer not null default 0"),
-    ("loader_runs", "rows_restored", "integer not null default 0"),
-)
 
 
 def statements(ddl: str = DDL) -> list[str]:

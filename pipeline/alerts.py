@@ -21,6 +21,7 @@ MESSAGES = {
     "refresh_failed": "ventes-pme : l'actualisation de l'entrepôt a échoué",
     "refresh_recovered": "ventes-pme : l'actualisation de l'entrepôt fonctionne de nouveau",
     "data_stale": "ventes-pme : les données n'ont pas été actualisées depuis trop longtemps",
+    "backup_failed": "ventes-pme : la sauvegarde de l'entrepôt a échoué (les données sont chargées)",
 }
 
 
@@ -55,6 +56,10 @@ class Alerts:
                 age_seconds=None if age_seconds is None else round(age_seconds),
                 threshold_seconds=round(threshold),
             )
+
+    def notify(self, event: str, **details: object) -> None:
+        """An alert outside the refresh's own states (a backup that failed)."""
+        self._send(event, **details)
 
     def _send(self, event: str, **details: object) -> None:
         if not self.webhook_url:

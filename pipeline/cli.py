@@ -12,13 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from loader import archive, backup
+from loader.backup import Retention
 from loader.cli import add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument
+from loader.errors import LoaderError
+from loader.integrity import WarehouseDamaged, refuse_damaged
 
+from . import history
 from .alerts import Alerts
 from .dbt_runner import WarmDbt
 from .docs_site import DocsSite
@@ -102,6 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-backoff", type=positive(float), default=900.0, help="longest wait after failures, s (900)"
     )
     watch.add_argument(
+        "--backup-dir",
+        type=Path,
+        default=os.environ.get("BACKUP_DIR") or None,
+        help="a checked backup after each refresh that changed the warehouse, here (env BACKUP_DIR; "
+        "default: backups/ beside the warehouse)",
+    )
+    watch.add_argument("--no-backup", action="store_true", help="take no backup after refreshes")
+    watch.add_argument(
+        "--backup-keep",
+        type=positive(int),
+        default=7,
+        help="backups kept whatever their age (7), besides the newest of each of the last --backup-days",
+    )
+    watch.add_argument(
+        "--backup-days", type=positive(int), default=30, help="days with one backup kept each (30)"
+    )
+    watch.add_argument(
         "--alert-webhook",
         default=os.environ.get("ALERT_WEBHOOK_URL") or None,
         metavar="URL",
@@ -146,6 +169,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll", type=positive(float), default=10.0, help="seconds between looks for a new build (10)"
     )
 
+    backup = commands.add_parser("backup", help="a checked, consistent copy of the warehouse, taken online")
+    add_db_argument(backup, "the warehouse to copy")
+    backup.add_argument(
+        "--to", type=Path, default=None, help="folder (default: backups/ beside the warehouse)"
+    )
+
+    restore = commands.add_parser(
+        "restore",
+        help="put a backup in place of the warehouse (moved aside, never deleted), then replay the "
+        "loads received since from the landing archive",
+    )
+    restore.add_argument("--from", dest="backup_file", type=Path, required=True, metavar="BACKUP")
+    add_db_argument(restore, "the warehouse to restore")
+    restore.add_argument(
+        "--archive-dir",
+        type=Path,
+        default=os.environ.get("ARCHIVE_DIR") or None,
+        help="the landing archive (env ARCHIVE_DIR; default: archive/ beside the warehouse)",
+    )
+
+    rebuild = commands.add_parser(
+        "rebuild", help="a new warehouse from the landing archive alone, then a full dbt build"
+    )
+    rebuild.add_argument("--archive", type=Path, required=True, metavar="DIR", help="the landing archive")
+    rebuild.add_argument(
+        "--db", type=Path, required=True, metavar="NEW.db", help="the new warehouse (must not exist)"
+    )
+
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
     add_db_argument(health, "the warehouse")
     health.add_argument(
@@ -153,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive(float),
         default=alert_after,
         help="seconds (env ALERT_AFTER; default 3 x REFRESH_INTERVAL)",
+    )
+    health.add_argument(
+        "--backup-dir",
+        type=Path,
+        default=os.environ.get("BACKUP_DIR") or None,
+        help="where the refresh service keeps its backups: the newest one's age is reported (env BACKUP_DIR)",
     )
     return parser
 
@@ -163,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait, args.report_dir)
     if args.command == "health":
-        return health(Path(args.db), args.max_age)
+        return health(Path(args.db), args.max_age, args.backup_dir)
+    if args.command in ("backup", "restore", "rebuild"):
+        return _history(args)
     if args.command == "docs":
         db = Path(args.db)
         site = DocsSite(db, args.work_dir or db.parent / "dbt_docs", EventLog("text"))
@@ -171,8 +230,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _refresh_command(parser, args)
 
 
+def _history(args: argparse.Namespace) -> int:
+    """backup | restore | rebuild: one line on success, one line on failure (exit 1)."""
+    db = Path(args.db)
+    work = db.resolve().parent / "dbt"
+    try:
+        if args.command == "backup":
+            print(f"backup written and checked: {history.backup(db, args.to)}")
+            return 0
+        if args.command == "restore":
+            archive_dir = args.archive_dir or archive.default_dir(db)
+            done = history.restore(args.backup_file, db, archive_dir, work)
+            aside = ", ".join(str(p) for p in done.moved_aside) or "no previous file"
+            print(f"restored {db} from {args.backup_file} (previous file moved aside: {aside}); "
+                  f"replayed {done.loads} loads received after the backup from {archive_dir}")  # fmt: skip
+        else:
+            done = history.rebuild(args.archive, db, work)
+            print(
+                f"rebuilt {db} from {args.archive}: {done.loads} loads replayed, {done.rows_inserted} rows stored"
+            )
+    except (LoaderError, AlreadyRunning, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not done.dbt_ok:
+        print(
+            f"error: the data is back, but dbt build failed: run `dbt build` to see why\n{done.dbt_output}",
+            file=sys.stderr,
+        )
+        return 1
+    print("dbt build: ok")
+    return 0
+
+
 def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     db = Path(args.db)
+    try:
+        refuse_damaged(db)
+    except WarehouseDamaged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     config = RefreshConfig(
         db=db,
         sources=resolve_sources(args),
@@ -208,5 +304,11 @@ def _watch(config: RefreshConfig, args: argparse.Namespace, log: EventLog) -> in
     stopper = Stopper()
     stopper.install()
     alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db))
-    settings = WatchConfig(args.interval, args.alert_after or 3 * args.interval, args.max_backoff)
+    settings = WatchConfig(
+        args.interval,
+        args.alert_after or 3 * args.interval,
+        args.max_backoff,
+        backup_dir=None if args.no_backup else (args.backup_dir or backup.default_dir(config.db)),
+        retention=Retention(args.backup_keep, args.backup_days),
+    )
     return watch(config, settings, log, alerts, stopper)

@@ -6,9 +6,11 @@ unchanged polls: the warehouse was confirmed to match the feeds then.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
+from loader import backup
 from loader.db import WarehouseUnavailable, read_only
 
 from . import runs
@@ -24,7 +26,16 @@ def last_success_age(db: Path) -> tuple[float | None, str | None]:
     return (None, None) if last is None else (runs.seconds_since(last), last)
 
 
-def health(db: Path, max_age: float) -> int:
+def newest_backup(folder: Path) -> str:
+    """'newest backup 42 s ago (<file>)', or that there is none."""
+    found = backup.backups(folder)
+    if not found:
+        return f"no backup yet in {folder}"
+    age = (dt.datetime.now(dt.UTC) - backup.taken_at(found[-1])).total_seconds()
+    return f"newest backup {age:.0f} s ago ({found[-1].name})"
+
+
+def health(db: Path, max_age: float, backup_dir: Path | None = None) -> int:
     try:
         age, last = last_success_age(db)
     except WarehouseUnavailable as exc:
@@ -39,5 +50,8 @@ def health(db: Path, max_age: float) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"healthy: last successful refresh {age:.0f} s ago ({last})")
+    print(
+        f"healthy: last successful refresh {age:.0f} s ago ({last}); "
+        f"{newest_backup(backup_dir or backup.default_dir(db))}"
+    )
     return 0

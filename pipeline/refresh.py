@@ -29,6 +29,7 @@ from report import fmt
 from . import runs
 from .dbt_runner import WarmDbt
 from .events import EventLog
+from .history import checkpoint
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ def refresh_once(config: RefreshConfig, dbt: WarmDbt, log: EventLog) -> runs.Ref
         finally:
             refresh.seconds = time.perf_counter() - started
             runs.finish(con, refresh)
+            # the main file alone holds this refresh: a lost or deleted WAL loses nothing
+            if not checkpoint(con):
+                log("checkpoint_incomplete", detail="a reader kept part of the WAL; the next refresh retries")
     except sqlite3.Error as exc:  # pipeline_runs itself cannot be written (disk full...)
         refresh.outcome = "failed"
         refresh.errors.append(f"pipeline_runs could not be written: {exc}")

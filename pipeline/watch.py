@@ -20,7 +20,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from loader import backup
+from loader.backup import Retention
 from loader.db import WarehouseUnavailable
 
 from . import runs
@@ -74,6 +77,8 @@ class WatchConfig:
     interval: float
     alert_after: float  # seconds without a successful refresh before the data_stale alert
     max_backoff: float
+    backup_dir: Path | None = None  # a backup after each refresh that changed the warehouse; None: none
+    retention: Retention = Retention()
 
 
 def backoff(interval: float, failures: int, cap: float) -> float:
@@ -110,6 +115,8 @@ def watch(
             log("refresh_interrupted", signal=stopper.signal_name, detail="the step under way rolled back")
             break
         log_refresh(log, refresh)
+        if refresh.outcome == "refreshed" and watch_config.backup_dir is not None:
+            take_backup(config.db, watch_config, log, alerts)
         failures = 0 if refresh.ok else failures + 1
         alerts.refresh_ended(refresh.ok, error=refresh.error, consecutive_failures=failures)
         try:
@@ -123,6 +130,20 @@ def watch(
         stopper.wait(delay)
     log("watch_stopped", signal=stopper.signal_name)
     return 0
+
+
+def take_backup(db: Path, watch_config: WatchConfig, log: EventLog, alerts: Alerts) -> None:
+    """A backup after a refresh that changed the warehouse, then the rotation. A failure is a log
+    line and an alert, never the end of the loop: the data itself is stored."""
+    started = time.perf_counter()
+    try:
+        path = backup.take(db, watch_config.backup_dir)
+        removed = backup.prune(watch_config.backup_dir, watch_config.retention)
+    except (backup.BackupError, OSError) as exc:
+        log("backup_failed", error=str(exc)[:300])
+        alerts.notify("backup_failed", error=str(exc)[:300])
+        return
+    log("backup", path=path, seconds=round(time.perf_counter() - started, 3), removed=len(removed) or None)
 
 
 def log_refresh(log: EventLog, refresh: runs.Refresh) -> None:

@@ -71,7 +71,9 @@ def test_committed_synthesis_sheet_is_made_from_the_clients_data() -> None:
 def test_headline(demo_warehouse: Path) -> None:
     out = run_module("report.headline", "--db", str(demo_warehouse)).stdout
     total = scalar(demo_warehouse, "select total_revenue from mart_revenue_total")
-    assert fmt.euros(total) in out and "top products" in out
+    assert fmt.euros(total) in out and "Meilleurs produits" in out  # French, French numbers
+    sales = scalar(demo_warehouse, "select sales_count from mart_revenue_total")
+    assert f"{fmt.number(sales)} ventes" in out and "sales" not in out and "revenue" not in out
 
 
 def test_names_from_the_sheets_cannot_inject_markdown_or_html() -> None:

@@ -255,5 +255,5 @@ def test_the_synthesis_sheet_tells_the_client_about_corrections(
     dbt(db, "build")
     run_module("report", "--db", str(db), "--out", str(tmp_path))
     text = (tmp_path / "fiche_synthese.md").read_text(encoding="utf-8")
-    assert "1 ligne(s) modifiée(s) et 1 supprimée(s)" in text and "mart\\_sales\\_corrections" not in text
+    assert "1 ligne modifiée et 1 supprimée" in text and "mart\\_sales\\_corrections" not in text
     assert "`mart_sales_corrections`" in text

@@ -20,6 +20,7 @@ from helpers import ROOT, SALES_HEADER, csv_body, query, run, scalar
 
 from loader import LoadOptions, sales_parser
 from loader.forked import usable_cpus
+from loader.migrations import SCHEMA_VERSION
 from loader.occurrence import OccurrenceCounter
 from loader.snapshots import SnapshotPolicy, decode_day
 from loader.values import Limits
@@ -90,11 +91,13 @@ def test_a_warehouse_with_the_older_snapshot_table_is_converted(tmp_path: Path) 
                 primary key (source_id, sale_id)) without rowid;
             insert into sales_snapshot select 1, sale_id from raw_sales;
             drop table sales_snapshot_days;
+            pragma user_version = 0;  -- such warehouses had no schema version
             """
         )
     step = load(path, db, lines[1:], force=True)  # the first line deleted, after the conversion
     assert (step["rows_inserted"], step["rows_retired"]) == (0, 1)
     assert not query(db, "select name from sqlite_master where name = 'sales_snapshot'")
+    assert scalar(db, "pragma user_version") == SCHEMA_VERSION
     after = stored_days(db)
     retired = scalar(db, "select sale_id from raw_sales_events where event = 'retired'")
     assert after == {day: ids - {retired} for day, ids in before.items()}
