@@ -152,8 +152,12 @@ class Archive:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with open(self.folder / JOURNAL, "a", encoding="utf-8") as journal:
+            with open(self.folder / JOURNAL, "a+", encoding="utf-8") as journal:
                 fcntl.flock(journal, fcntl.LOCK_EX)  # two loaders append whole lines
+                if journal.tell() > 0:  # a line torn by a crash must not swallow the next one
+                    journal.seek(journal.tell() - 1)
+                    if journal.read(1) != "\n":
+                        journal.write("\n")
                 for entry in entries:
                     journal.write(json.dumps(asdict(entry), ensure_ascii=False, sort_keys=True) + "\n")
                 journal.flush()
