@@ -75,6 +75,7 @@ bench: venv ## benchmarks, written to docs/benchmarks.md
 	$(BIN)/python -m bench.dbt_incremental
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.sqlite_floor
+	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.c_path
 
 clean: ## remove the venv, data/ and dbt's files

@@ -129,6 +129,14 @@ print('dashboard shows', french.replace('\u202f', ' ').replace('\u00a0', ' '))" 
 fetch "http://127.0.0.1:${DATASETTE_PORT}/" | grep -q 'href="/tableau-de-bord"' && echo "home page links the dashboard: ok"
 "${compose[@]}" exec -T refresh ls /data/report/fiche_synthese.md
 
+say "the refresh service archived what it loaded and took a checked backup, in the volume"
+"${compose[@]}" exec -T refresh sh -c 'test -s /data/archive/journal.jsonl && ls /data/backups/warehouse-*.db'
+"${compose[@]}" exec -T refresh python -m pipeline health
+
+say "history copied off the host, as docs/operations.md says"
+"${compose[@]}" run --rm --no-deps --entrypoint tar refresh -C /data -cf - archive backups > "$work/history.tar"
+tar -tf "$work/history.tar" | grep -q 'archive/journal.jsonl' && echo "history.tar: ok"
+
 say "the storage service serves the synthesis sheet the refresh service wrote, with its charts"
 fetch "http://127.0.0.1:${DATASETTE_PORT}/fiche-de-synthese" | grep -q "Fiche synthèse des ventes" && echo "fiche: ok"
 python3 -c "import sys, urllib.request; assert urllib.request.urlopen(sys.argv[1], timeout=5).read()[:4] == b'\x89PNG'" \
@@ -155,5 +163,14 @@ say "docker compose stop refresh: exits 0 (SIGTERM handled)"
 code=$(docker inspect -f '{{.State.ExitCode}}' "$("${compose[@]}" ps -aq refresh)")
 echo "refresh exit code: $code"
 [ "$code" = 0 ]
+
+say "restore in compose, as docs/operations.md says: the backup, then the loads received since"
+backup=$("${compose[@]}" run --rm --no-deps --entrypoint sh refresh -c 'ls /data/backups/warehouse-*.db | tail -1' | tr -d '\r')
+"${compose[@]}" run --rm --no-deps --entrypoint python refresh -m pipeline restore --from "$backup" --db /data/warehouse.db
+"${compose[@]}" restart warehouse
+n=$(fetch "http://127.0.0.1:${DATASETTE_PORT}/warehouse/mart_revenue_total.json?_shape=array" \
+    | python3 -c "import json, sys; print(json.load(sys.stdin)[0]['sales_count'])")
+echo "sales after the restore: $n"
+[ "$n" = 5300 ]
 
 say "ok"
