@@ -76,7 +76,6 @@ bench: venv ## benchmarks, written to docs/benchmarks.md
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.sqlite_floor
 	$(BIN)/python -m bench.history
-	$(BIN)/python -m bench.c_path
 
 clean: ## remove the venv, data/ and dbt's files
 	rm -rf $(VENV) .pytest_cache .ruff_cache target logs

@@ -22,6 +22,7 @@ import yaml
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
 from loader.feeds import PRODUCTS, SALES, STORES
+from loader.helptext import plain
 from report import fmt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +209,9 @@ def render(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m docgen.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m docgen.profile", description=plain(__doc__.splitlines()[0])
+    )
     add_db_argument(parser, "the loaded warehouse, read-only")
     parser.add_argument("--out", type=Path, default=Path("docs/data_profile.md"))
     parser.add_argument(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from loader import LoadOptions, connect, load_feeds
 from loader.feeds import FEEDS
+from loader.helptext import plain
 from pipeline import runs as pipeline_runs
 from pipeline.dbt_runner import run_dbt
 from report import synthese
@@ -43,7 +44,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m docgen.publish", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m docgen.publish", description=plain(__doc__.splitlines()[0])
+    )
     parser.add_argument(
         "--client-data",
         type=Path,

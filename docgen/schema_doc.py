@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.helptext import plain
 
 LAYERS = (
     ("loader (raw and audit)", lambda n: n.startswith(("raw_", "loader_", "sales_snapshot", "snapshot_"))),
@@ -215,7 +216,9 @@ def render(tables: dict[str, Table], links: list[Link], image: str | None) -> st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m docgen.schema_doc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m docgen.schema_doc", description=plain(__doc__.splitlines()[0])
+    )
     add_db_argument(parser, "the built warehouse, read-only")
     parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
     parser.add_argument("--out", type=Path, default=Path("docs/database.md"))

@@ -141,13 +141,12 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-retire", action="store_true", help="accept a load over --max-retire-share, or an empty sheet"
     )
-    parser.add_argument(
+    add_folder_argument(
+        parser,
         "--archive-dir",
-        type=Path,
-        default=os.environ.get("ARCHIVE_DIR") or None,
-        metavar="DIR",
-        help="the landing archive: every body stored, compressed, and the journal of the loads "
-        "(env ARCHIVE_DIR; default: archive/ beside the warehouse)",
+        "ARCHIVE_DIR",
+        "the landing archive: every body stored, compressed, and the journal of the loads "
+        "(default: archive/ beside the warehouse)",
     )
     parser.add_argument(
         "--no-archive",
@@ -155,6 +154,14 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep no copy of the bodies (a lost warehouse can then not be rebuilt from them)",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+
+
+def add_folder_argument(parser: argparse.ArgumentParser, flag: str, env: str, help: str) -> None:
+    """A folder option whose default is an environment variable (then a default the command
+    derives from the warehouse when both are unset: None here)."""
+    parser.add_argument(
+        flag, type=Path, default=os.environ.get(env) or None, metavar="DIR", help=f"{help} (env {env})"
+    )
 
 
 def _at_least(minimum: float, kind: type) -> Callable[[str], float]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loader import archive, backup
 from loader.backup import Retention
-from loader.cli import add_load_arguments, load_options, positive, resolve_sources
+from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument
 from loader.errors import LoaderError
 from loader.integrity import WarehouseDamaged, refuse_damaged
@@ -68,11 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     refreshing = argparse.ArgumentParser(add_help=False)
     add_load_arguments(refreshing)
-    refreshing.add_argument(
+    add_folder_argument(
+        refreshing,
         "--report-dir",
-        type=Path,
-        default=os.environ.get("REPORT_DIR") or None,
-        help="folder of the synthesis sheet (env REPORT_DIR; default: <warehouse folder>/report)",
+        "REPORT_DIR",
+        "folder of the synthesis sheet (default: <warehouse folder>/report)",
     )
     refreshing.add_argument("--no-report", action="store_true", help="do not write the synthesis sheet")
     refreshing.add_argument(
@@ -107,12 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--max-backoff", type=positive(float), default=900.0, help="longest wait after failures, s (900)"
     )
-    watch.add_argument(
+    add_folder_argument(
+        watch,
         "--backup-dir",
-        type=Path,
-        default=os.environ.get("BACKUP_DIR") or None,
-        help="a checked backup after each refresh that changed the warehouse, here (env BACKUP_DIR; "
-        "default: backups/ beside the warehouse)",
+        "BACKUP_DIR",
+        "a checked backup after each refresh that changed the warehouse, here (default: backups/ beside the warehouse)",
     )
     watch.add_argument("--no-backup", action="store_true", help="take no backup after refreshes")
     watch.add_argument(
@@ -146,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=alert_after,
         help="seconds after which the dashboard warns that the data is stale (env ALERT_AFTER; 3 x REFRESH_INTERVAL)",
     )
-    serve.add_argument(
+    add_folder_argument(
+        serve,
         "--report-dir",
-        type=Path,
-        default=os.environ.get("REPORT_DIR") or None,
-        help="the synthesis sheet served as « Fiche de synthèse » (env REPORT_DIR; default: <warehouse folder>/report)",
+        "REPORT_DIR",
+        "the synthesis sheet served as « Fiche de synthèse » (default: <warehouse folder>/report)",
     )
 
     docs = commands.add_parser(
@@ -182,11 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--from", dest="backup_file", type=Path, required=True, metavar="BACKUP")
     add_db_argument(restore, "the warehouse to restore")
-    restore.add_argument(
+    add_folder_argument(
+        restore,
         "--archive-dir",
-        type=Path,
-        default=os.environ.get("ARCHIVE_DIR") or None,
-        help="the landing archive (env ARCHIVE_DIR; default: archive/ beside the warehouse)",
+        "ARCHIVE_DIR",
+        "the landing archive (default: archive/ beside the warehouse)",
     )
 
     rebuild = commands.add_parser(
@@ -205,11 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=alert_after,
         help="seconds (env ALERT_AFTER; default 3 x REFRESH_INTERVAL)",
     )
-    health.add_argument(
+    add_folder_argument(
+        health,
         "--backup-dir",
-        type=Path,
-        default=os.environ.get("BACKUP_DIR") or None,
-        help="where the refresh service keeps its backups: the newest one's age is reported (env BACKUP_DIR)",
+        "BACKUP_DIR",
+        "where the refresh service keeps its backups: the newest one's age is reported",
     )
     return parser
 

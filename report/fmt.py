@@ -63,7 +63,7 @@ def paris_today(now: dt.datetime | None = None) -> dt.date:
 
 def plural(count: float | int, singular: str, plural_form: str | None = None) -> str:
     """'0 jour', '1 jour', '2 jours': French takes the singular below 2."""
-    word = singular if abs(count) < 2 else (plural_form or singular + "s")
+    word = singular if abs(round(count)) < 2 else (plural_form or singular + "s")  # as displayed
     return f"{number(count)} {word}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -71,6 +72,49 @@ def test_key_figures_match_the_marts_and_follow_the_filters(demo_warehouse: Path
     one_day = page(demo_warehouse, Filters(start=day, end=day))
     assert kpis(one_day)["Chiffre d'affaires"] == euros(day_revenue)
     assert one_day["period"].startswith("du ") and "Période courte" in one_day["daily_note"]
+
+
+def test_the_period_comparison_follows_the_mart_and_any_chosen_period(demo_warehouse: Path) -> None:
+    total = query(
+        demo_warehouse,
+        """select current_start, current_end, previous_start, current_revenue, previous_revenue,
+                  current_sales, previous_sales from mart_sales_period_comparison where scope = 'total'""",
+    )[0]
+    shown = page(demo_warehouse)["comparison"]  # no period chosen: the mart's default period
+    figures = {label: [v.translate(SPACES) for v in values] for label, *values in shown["figures"]}
+    assert figures["Chiffre d'affaires"][:2] == [euros(total[4]), euros(total[3])]
+    assert figures["Ventes"][:2] == [str(total[6]), str(total[5])]
+    assert shown["current_label"] == "Période récente" and "7 jours" in shown["title"]
+
+    start, end = "2023-02-01", "2023-02-14"  # a chosen fortnight, against the one before
+    expected = {
+        period: query(
+            demo_warehouse,
+            "select coalesce(sum(revenue), 0), coalesce(sum(sales_count), 0) from fct_sales_daily "
+            "where sale_date between ? and ?",
+            bounds,
+        )[0]
+        for period, bounds in (("current", (start, end)), ("previous", ("2023-01-18", "2023-01-31")))
+    }
+    chosen = page(demo_warehouse, Filters(start=start, end=end))["comparison"]
+    figures = {label: [v.translate(SPACES) for v in values] for label, *values in chosen["figures"]}
+    assert figures["Chiffre d'affaires"][:2] == [
+        euros(expected["previous"][0]),
+        euros(expected["current"][0]),
+    ]
+    assert chosen["current_label"] == "Période choisie" and "18 janvier 2023" in chosen["title"]
+    by_product = {label: current for label, _previous, current, _delta, _share in chosen["by_product"]}
+    assert len(by_product) == scalar(demo_warehouse, "select count(*) from dim_products")
+    assert "Jours de la semaine" not in chosen and "lundi" in page(demo_warehouse)["weekdays"]
+
+
+def test_the_daily_axis_has_round_values(demo_warehouse: Path) -> None:
+    svg = page(demo_warehouse)["daily"]
+    labels = re.findall(r'class="axe">([^<]*€)</text>', svg)
+    values = [int(label.replace("\u202f", "").replace("\u00a0€", "")) for label in labels]
+    step = values[1]
+    assert step / 10 ** (len(str(step)) - 1) in (1, 2, 2.5, 5), labels  # 1, 2, 2.5 or 5 x 10^k
+    assert values == [i * step for i in range(len(values))], labels
 
 
 def test_before_the_first_build_the_page_says_so(db: Path) -> None:

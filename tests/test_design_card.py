@@ -176,3 +176,11 @@ def test_the_two_profiles_differ_only_by_where_the_default_paths_are_seen_from()
     inner = yaml.safe_load((ROOT / "dbt_project" / "profiles.yml").read_text())
     assert json.dumps(inner).replace("'../data/", "'data/") == json.dumps(root)
     assert "'../data/warehouse.db'" in json.dumps(inner)
+
+
+def test_the_venvs_pytest_runs_the_tests_as_python_m_pytest_does() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "-q", "tests/test_values.py"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0 and "passed" in done.stdout, done.stdout[-2000:]

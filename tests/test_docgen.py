@@ -53,7 +53,12 @@ def test_database_doc_is_generated_with_every_model_and_relationship(
     assert 'dim_products ||--o{ fct_sales : "product_id"' in text
     assert 'loader_runs ||--o{ raw_sales : "load_run_id"' in text
     assert "        text sale_id PK" in text
-    assert (tmp_path / "database.dot").read_text().startswith("digraph warehouse")
+    graph = (tmp_path / "database.dot").read_text()
+    assert graph.startswith("digraph warehouse")
+    drawn = set(re.findall(r"^    (\w+) \[label=<", graph, re.M))  # tables drawn inside a layer's box
+    linked = {name for edge in re.findall(r"^  (\w+ -> \w+)", graph, re.M) for name in edge.split(" -> ")}
+    assert linked <= drawn, linked - drawn  # no table appears as a bare label
+    assert text.count("```mermaid") == 3  # one ER diagram per group of layers, not 30 tables in a row
 
 
 def test_committed_database_doc_lists_every_model_of_the_project() -> None:

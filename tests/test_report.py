@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -20,6 +21,30 @@ def test_french_formatting() -> None:
     assert fmt.date("2023-06-01") == "1er juin 2023"
     assert fmt.moment("2026-06-01T08:05:59.029Z") == "1er juin 2026 à 10 h 05"  # Paris, summer time
     assert fmt.number(None) == "-"
+
+
+def test_french_plurals_signs_days_and_round_axis_values() -> None:
+    assert [fmt.plural(n, "jour") for n in (0, 1, 1.5, 2, 171)] == [
+        "0 jour",
+        "1 jour",
+        "2 jours",
+        "2 jours",
+        "171 jours",
+    ]
+    assert fmt.plural(3, "ligne modifiée", "lignes modifiées") == "3 lignes modifiées"
+    assert fmt.signed_euros(430.0) == "+430,00\u00a0€" and fmt.signed_euros(-59.98) == "-59,98\u00a0€"
+    assert fmt.signed_percent(None) == "-" and fmt.signed_percent(0.402) == "+40,2\u00a0%"
+    # a sheet written at 0 h 30 in Paris (22 h 30 UTC the day before) is dated the Paris day
+    assert fmt.paris_today(dt.datetime(2026, 6, 1, 22, 30, tzinfo=dt.UTC)) == dt.date(2026, 6, 2)
+    assert fmt.nice_ticks(399.95) == [0, 100, 200, 300, 400]  # not 399,95 / 199,97
+    assert fmt.nice_ticks(12_877_524.99) == [0, 5_000_000, 10_000_000, 15_000_000]
+    assert fmt.nice_ticks(1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_help_texts_show_no_markup() -> None:
+    for module in ("report", "report.headline", "docgen.profile", "bench.history"):
+        text = run_module(module, "--help").stdout
+        assert "``" not in text and ":func:" not in text, module
 
 
 def test_synthesis_sheet_in_french_with_charts_and_the_marts_figures(
