@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.db import add_db_argument, read_only
+from loader.errors import WarehouseUnavailable
 from loader.feeds import PRODUCTS, SALES, STORES
 from loader.helptext import plain
 from report import fmt

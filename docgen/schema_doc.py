@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.db import add_db_argument, read_only
+from loader.errors import WarehouseUnavailable
 from loader.helptext import plain
 
 LAYERS = (

@@ -37,16 +37,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .durable import fsync_path
-from .errors import LoaderError
+from .errors import ArchiveError
 
 JOURNAL = "journal.jsonl"
 
 
-class ArchiveError(LoaderError):
-    """The archive cannot be written or read."""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry:
     """One committed load of one feed: what to replay, and how."""
 
@@ -131,7 +127,11 @@ class Archive:
                from loader_runs where archive_seq > ? and status = 'loaded' order by archive_seq""",
             (self.last_seq(),),
         ).fetchall()
-        missing = [Entry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}")) for r in rows]
+        missing = [
+            Entry(seq=r[0], feed=r[1], source=r[2], sha256=r[3], started_at=r[4], loaded_at=r[5],
+                  options=json.loads(r[6] or "{}"))
+            for r in rows
+        ]  # fmt: skip
         self._append(missing)
         return len(missing)
 

@@ -22,18 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .durable import fsync_path
-from .errors import LoaderError
+from .errors import BackupError
 from .integrity import integrity_problem
 
 NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}\d{6}Z)\.db$")
 LABELLED = re.compile(r"-pre-[a-z0-9-]+-\d{8}T")  # a backup taken before a migration or a restore
 
 
-class BackupError(LoaderError):
-    """A backup could not be taken, or a file is not a sound backup."""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Retention:
     keep_last: int = 7  # the newest backups kept whatever their age
     keep_days: int = 30  # and the newest backup of each of these last days

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import requests
 
-from .errors import FetchError
+from .errors import FetchError, Truncated
 
 CHUNK = 1 << 20
-
-
-class Truncated(Exception):
-    """The body stopped before its declared end: worth another attempt."""
 
 
 class Body:

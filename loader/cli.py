@@ -14,9 +14,10 @@ from pathlib import Path
 from . import archive
 from .audit import FeedResult
 from .db import add_db_argument, connect
+from .errors import Interrupted, WarehouseDamaged
 from .feeds import FEEDS
 from .fetch import HttpOptions
-from .integrity import WarehouseDamaged, refuse_damaged
+from .integrity import refuse_damaged
 from .load import LoadOptions, load_feeds
 from .snapshots import SnapshotPolicy
 from .values import DATE_FORMATS, Limits
@@ -95,6 +96,12 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         help="use this column of the sales feed as sale_id instead of deriving one "
         "(env LOADER_SALES_ID_COLUMN)",
     )
+    _add_http_arguments(parser)
+    _add_value_and_history_arguments(parser)
+
+
+def _add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """Retries, timeouts and size bounds of a download."""
     parser.add_argument(
         "--retries", type=_at_least(0, int), default=4, help="HTTP retries on errors, 429 and 5xx (4)"
     )
@@ -116,6 +123,10 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-bytes", type=positive(int), default=2 << 30, help="refuse a body larger than this (2 GiB)"
     )
+
+
+def _add_value_and_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """Plausible values, the sheet's edit policy, the landing archive, --debug."""
     parser.add_argument(
         "--limit",
         action="append",
@@ -194,14 +205,6 @@ def positive(kind: type) -> Callable[[str], float]:
     return convert
 
 
-class Interrupted(BaseException):
-    """SIGTERM arrived: unwinds like Ctrl-C, so the running transaction rolls back."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
 def _on_sigterm(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
@@ -269,7 +272,9 @@ def load_options(
         limits=limits,
         debug=args.debug,
         confine_to=Path(args.from_dir) if args.from_dir else None,
-        snapshot=SnapshotPolicy(args.on_missing, args.max_retire_share, args.allow_retire),
+        snapshot=SnapshotPolicy(
+            on_missing=args.on_missing, max_retire_share=args.max_retire_share, allow_retire=args.allow_retire
+        ),
         archive=archive_dir(args),
     )
 

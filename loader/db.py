@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import WarehouseUnavailable
+
 DEFAULT_DB = "data/warehouse.db"
 
 
@@ -121,10 +123,6 @@ def add_db_argument(parser: argparse.ArgumentParser, what: str = "the SQLite war
         metavar="PATH",
         help=f"{what} (env WAREHOUSE_DB, default {DEFAULT_DB}; now: {default})",
     )
-
-
-class WarehouseUnavailable(Exception):
-    """The warehouse file is missing or cannot be read; the message says what to run first."""
 
 
 @contextlib.contextmanager

@@ -35,5 +35,53 @@ class ParserDied(LoaderError):
     """The forked sales parser exited without a word (killed, out of memory)."""
 
 
+class ArchiveError(LoaderError):
+    """The landing archive cannot be written or read (``loader.archive``)."""
+
+
+class BackupError(LoaderError):
+    """A backup could not be taken, or a file is not a sound backup (``loader.backup``)."""
+
+
+class SchemaTooNew(LoaderError):
+    """The warehouse was written by a newer release (``loader.migrations``)."""
+
+
+class WarehouseDamaged(LoaderError):
+    """The warehouse file fails its check; the message says how to get the data back
+    (``loader.integrity``)."""
+
+
+class WarehouseUnavailable(Exception):
+    """The warehouse file is missing or cannot be read, for a reader (a report, the dashboard,
+    a doc generator); the message says what to run first (``loader.db.read_only``)."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so the running transaction rolls back."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Retryable(Exception):
+    """A fetch attempt failed in a way worth another attempt (a 5xx, a 429, a reset): caught by
+    the retry loop of ``loader.fetch``, never seen by a user; ``retry_after`` is the server's."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Truncated(Exception):
+    """The body stopped before its declared end: worth another attempt (``loader.body``)."""
+
+
+class OutOfOrder(Exception):
+    """A key dated before the occurrence counter's eviction horizon arrived: its earlier count
+    was forgotten, the file is read again with an unbounded counter (``loader.occurrence``)."""
+
+
 class InvalidValue(ValueError):
     """A field that cannot be parsed; the message becomes the row's reject reason."""

@@ -20,14 +20,14 @@ from urllib.parse import unquote, urlparse
 import requests
 import urllib3
 
-from .body import CHUNK, Body, Truncated, receive
-from .errors import FetchError
+from .body import CHUNK, Body, receive
+from .errors import FetchError, Retryable, Truncated
 from .urlpolicy import MAX_REDIRECTS, check_redirect
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HttpOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -59,12 +59,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.path is None
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def is_url(source: str) -> bool:
@@ -126,9 +120,9 @@ def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions
                 if fetched.result.path is not None and not fetched.verified:
                     again = _get_once(http, url, dest.with_suffix(".check"), headers, options, deadline)
                     if again.result.sha256 != fetched.result.sha256:
-                        raise _Retryable("the body has no length and two downloads differ")
+                        raise Retryable("the body has no length and two downloads differ")
                 return fetched.result
-            except _Retryable as exc:
+            except Retryable as exc:
                 if attempt == options.retries or time.monotonic() >= deadline:
                     raise FetchError(
                         f"{exc} after {attempt + 1} attempts: the server at {url} is failing or "
@@ -171,7 +165,7 @@ def _get_once(
                 )
                 return _Attempt(result, verified=True)
             if resp.status_code in RETRY_STATUSES:
-                raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp))
+                raise Retryable(f"HTTP {resp.status_code}", _retry_after(resp))
             if resp.status_code >= 400:
                 hint = {
                     404: "the sheet or URL does not exist: check the link",
@@ -191,13 +185,13 @@ def _get_once(
             )
             return _Attempt(result, received.verified)
     except Truncated as exc:
-        raise _Retryable(str(exc)) from None
+        raise Retryable(str(exc)) from None
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as exc:
-        raise _Retryable(f"truncated download ({_short(exc)})") from None
+        raise Retryable(f"truncated download ({_short(exc)})") from None
     except (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError) as exc:
-        raise _Retryable(f"timed out ({_short(exc)})") from None
+        raise Retryable(f"timed out ({_short(exc)})") from None
     except requests.exceptions.ConnectionError as exc:
-        raise _Retryable(f"connection failed ({_short(exc)})") from None
+        raise Retryable(f"connection failed ({_short(exc)})") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
         raise FetchError(f"invalid URL {url!r}: {_short(exc)}") from None
     except OSError as exc:  # writing the temporary file: a full disk, a read-only folder

@@ -167,6 +167,7 @@ def last_sale_date(path: Path) -> dt.date:
 
 def generate(
     out: Path,
+    *,
     days: int = 365,
     stores: int = 7,
     products: int = 20,
@@ -244,8 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.days, args.stores, args.products) < 1 or args.rows < 0:
         raise SystemExit("--days, --stores and --products must be >= 1, --rows >= 0")
     summary = generate(
-        args.out, args.days, args.stores, args.products, args.rows, args.seed, args.start,
-        args.append, args.duplicates, args.malformed, args.orphans,
+        args.out, days=args.days, stores=args.stores, products=args.products, rows=args.rows, seed=args.seed,
+        start=args.start, append=args.append, duplicates=args.duplicates, malformed=args.malformed,
+        orphans=args.orphans,
     )  # fmt: skip
     print(
         f"wrote {summary['lines']:,} sales lines ({summary['first_day']} .. {summary['last_day']}), "

@@ -13,11 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .errors import LoaderError
-
-
-class WarehouseDamaged(LoaderError):
-    """The warehouse file fails its check; the message says how to get the data back."""
+from .errors import WarehouseDamaged
 
 
 def integrity_problem(path: Path, full: bool = True) -> str | None:

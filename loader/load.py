@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import Archive, ArchiveError, Entry
+from .archive import Archive, Entry
 from .audit import (
     FeedResult,
     Rejects,
@@ -37,7 +37,7 @@ from .audit import (
 )
 from .csvfile import choose_encoding, open_csv
 from .db import transaction
-from .errors import FeedError, LoaderError
+from .errors import ArchiveError, FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
 from .fetch import Fetched, HttpOptions, Validators, fetch
 from .occurrence import DEFAULT_MAX_KEYS
@@ -49,7 +49,7 @@ from .values import DATE_FORMATS, Limits
 from .versions import load_versions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadOptions:
     force: bool = False  # no unchanged shortcut (file or day): always download, every row through the key
     date_format: str | None = None  # 'YYYY-MM-DD' | 'DD/MM/YYYY' | 'MM/DD/YYYY'; None: detect
@@ -106,7 +106,9 @@ def _load_feed(
             return result
         if fetched.not_modified:  # a 304 to a request we did not make conditional
             raise FeedError("the server answered 304 Not Modified to an unconditional request")
-        _load_body(con, spec, fetched, options, batch_id, started_at, result)
+        _load_body(
+            con, spec, fetched, options=options, batch_id=batch_id, started_at=started_at, result=result
+        )
     except LoaderError as exc:
         _fail(result, str(exc))
     except sqlite3.Error as exc:
@@ -156,11 +158,11 @@ def _load_body(
     con: sqlite3.Connection,
     spec: FeedSpec,
     fetched: Fetched,
+    *,
     options: LoadOptions,
     batch_id: str,
     started_at: str,
     result: FeedResult,
-    *,
     replayed: Entry | None = None,
 ) -> None:
     """Parse and insert the feed in one transaction, audit row included: all or nothing.
@@ -194,27 +196,35 @@ def _load_body(
                         con,
                         spec,
                         feed,
-                        mapping,
-                        run_id,
-                        loaded_at,
-                        result.source,
-                        rejects,
-                        progress,
-                        options.limits,
+                        mapping=mapping,
+                        run_id=run_id,
+                        loaded_at=loaded_at,
+                        source=result.source,
+                        rejects=rejects,
+                        progress=progress,
+                        limits=options.limits,
                     )
                 else:
                     sales = SalesOptions(
-                        result.date_order or "iso",
-                        options.occurrence_max_keys,
-                        options.parallel_min_bytes,
-                        options.limits,
-                        result.encoding,
-                        options.snapshot,
-                        result.source,
-                        options.parser_start,
+                        date_order=result.date_order or "iso",
+                        occurrence_max_keys=options.occurrence_max_keys,
+                        parallel_min_bytes=options.parallel_min_bytes,
+                        limits=options.limits,
+                        encoding=result.encoding,
+                        snapshot=options.snapshot,
+                        source=result.source,
+                        parser_start=options.parser_start,
                         skip_unchanged_days=not options.force,
                     )
-                    *counts, diff = load_sales(con, fetched.path, mapping, run_id, rejects, sales, progress)
+                    *counts, diff = load_sales(
+                        con,
+                        fetched.path,
+                        mapping=mapping,
+                        run_id=run_id,
+                        rejects=rejects,
+                        options=sales,
+                        progress=progress,
+                    )
                     result.rows_retired, result.rows_aged_out = diff.retired, diff.aged_out
                     result.rows_restored = diff.restored
                 rejects.flush()
@@ -222,7 +232,9 @@ def _load_body(
                 result.rows_rejected = rejects.count
                 result.rows_read = sum((*counts, rejects.count))
                 finish_run(con, result, loaded_at)
-                entry = _archive(con, fetched, options, result, started_at, loaded_at, replayed)
+                entry = _archive(
+                    con, fetched, options, result, times=(started_at, loaded_at), replayed=replayed
+                )
         finally:
             progress.close()
     if entry is not None and replayed is None:
@@ -266,8 +278,8 @@ def _archive(
     fetched: Fetched,
     options: LoadOptions,
     result: FeedResult,
-    started_at: str,
-    loaded_at: str,
+    *,
+    times: tuple[str, str],
     replayed: Entry | None,
 ) -> Entry | None:
     """Inside the load's transaction: the body kept in the archive (durable before the commit),
@@ -285,7 +297,16 @@ def _archive(
         "update loader_runs set archive_seq = ?, read_options = ? where run_id = ?",
         (seq, json.dumps(recorded, sort_keys=True), result.run_id),
     )
-    return Entry(seq, result.feed, result.source, result.sha256, started_at, loaded_at, recorded)
+    started_at, loaded_at = times
+    return Entry(
+        seq=seq,
+        feed=result.feed,
+        source=result.source,
+        sha256=result.sha256,
+        started_at=started_at,
+        loaded_at=loaded_at,
+        options=recorded,
+    )
 
 
 def replay(
@@ -304,7 +325,14 @@ def replay(
             )
         result.bytes, result.sha256 = fetched.size, fetched.sha256
         _load_body(
-            con, spec, fetched, options, f"replay-{entry.seq}", entry.started_at, result, replayed=entry
+            con,
+            spec,
+            fetched,
+            options=options,
+            batch_id=f"replay-{entry.seq}",
+            started_at=entry.started_at,
+            result=result,
+            replayed=entry,
         )
     result.seconds = time.perf_counter() - started
     return result

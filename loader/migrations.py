@@ -24,13 +24,9 @@ from pathlib import Path
 
 from . import backup
 from .db import transaction
-from .errors import LoaderError
+from .errors import SchemaTooNew
 from .schema import statements
 from .snapshots import migrate as migrate_snapshots
-
-
-class SchemaTooNew(LoaderError):
-    """The warehouse was written by a newer release."""
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ always exact, bounded memory in the usual case.
 
 from __future__ import annotations
 
+from .errors import OutOfOrder
+
 DEFAULT_MAX_KEYS = 100_000  # keys held before evicting old dates: about 10 MB
-
-
-class OutOfOrder(Exception):
-    """A key dated before the eviction horizon arrived: its earlier count was forgotten."""
 
 
 class OccurrenceCounter:

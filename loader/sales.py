@@ -19,13 +19,14 @@ from pathlib import Path
 
 from .audit import Rejects
 from .db import savepoint
+from .errors import OutOfOrder
 from .feeds import SALES
 from .forked import run_forked, usable_cpus
-from .occurrence import OccurrenceCounter, OutOfOrder
+from .occurrence import OccurrenceCounter
 from .progress import Progress
-from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, UNCHANGED, parse_sales
+from .sales_parser import BATCH, DAY, FIELDS_PER_ROW, REJECT, UNCHANGED, ParseJob, parse_sales
 from .snapshots import Snapshot, SnapshotDiff, SnapshotPolicy
-from .values import Limits
+from .values import DateOrder, Limits
 
 ROWS_PER_STATEMENT = 64  # rows per multi-row INSERT: amortises the per-statement cost
 # the order of the values parse_sales yields per row, then the run id bound once as ?1
@@ -39,9 +40,9 @@ INSERT_COLUMNS = (
 assert len(INSERT_COLUMNS) == FIELDS_PER_ROW + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SalesOptions:
-    date_order: str  # 'iso' | 'dmy' | 'mdy' (loader.sales_parser.date_order)
+    date_order: DateOrder  # loader.sales_parser.date_order
     occurrence_max_keys: int | None  # keys the occurrence counter holds before evicting old dates
     parallel_min_bytes: int  # files this large are parsed in a child process (loader.forked)
     limits: Limits  # plausible values
@@ -63,6 +64,7 @@ def insert_statement(rows: int) -> str:
 def load_sales(
     con: sqlite3.Connection,
     path: Path,
+    *,
     mapping: dict[str, int],
     run_id: int,
     rejects: Rejects,
@@ -80,7 +82,19 @@ def load_sales(
     def attempt(max_keys: int | None) -> tuple[int, int]:
         with savepoint(con, "load_sales"):
             counter = OccurrenceCounter(max_keys)
-            return _insert_sales(con, path, mapping, run_id, rejects, options, progress, counter, snapshot)
+            job = ParseJob(
+                path=path,
+                mapping=mapping,
+                order=options.date_order,
+                previous=snapshot.previous_days() if options.skip_unchanged_days else {},
+                head=[run_id],
+                rows_per_batch=ROWS_PER_STATEMENT,
+                limits=options.limits,
+                encoding=options.encoding,
+            )
+            return _insert_sales(
+                con, job, counter, rejects=rejects, snapshot=snapshot, options=options, progress=progress
+            )
 
     try:
         inserted, duplicate = attempt(options.occurrence_max_keys)
@@ -93,32 +107,17 @@ def load_sales(
 
 def _insert_sales(
     con: sqlite3.Connection,
-    path: Path,
-    mapping: dict[str, int],
-    run_id: int,
+    job: ParseJob,
+    counter: OccurrenceCounter,
+    *,
     rejects: Rejects,
+    snapshot: Snapshot,
     options: SalesOptions,
     progress: Progress,
-    counter: OccurrenceCounter,
-    snapshot: Snapshot,
 ) -> tuple[int, int]:
     """One pass over the file: parse, then insert ROWS_PER_STATEMENT rows per statement."""
-
-    # a partial, not a closure: a spawned parser process receives it pickled
-    produce = partial(
-        parse_sales,
-        path,
-        mapping,
-        options.date_order,
-        counter,
-        snapshot.previous_days() if options.skip_unchanged_days else {},
-        [run_id],
-        ROWS_PER_STATEMENT,
-        options.limits,
-        options.encoding,
-    )
-
-    forked = path.stat().st_size >= options.parallel_min_bytes and usable_cpus() >= 2
+    produce = partial(parse_sales, job, counter)  # a partial, not a closure: a spawned parser gets it pickled
+    forked = job.path.stat().st_size >= options.parallel_min_bytes and usable_cpus() >= 2
     full = 1 + FIELDS_PER_ROW * ROWS_PER_STATEMENT
     good = 0
     tail: list = []

@@ -1,30 +1,57 @@
 """Parse the sales feed into insert-ready batches: the loader's hot loop, with no SQLite in it.
 
-:func:`parse_sales` reads the file and yields messages: batches of bound parameters for the
-multi-row INSERT, rejected rows with their reason, and progress. Because it never touches the
-database it can run in this process or in a forked one (``loader.forked``) while the parent
-inserts the previous batches.
+:func:`parse_sales` reads the file and yields messages (:class:`Kind`): batches of bound
+parameters for the multi-row INSERT, rejected rows with their reason, progress, the snapshot's
+sale ids by day, and the days found unchanged. Because it never touches the database it can run
+in this process or in a forked one (``loader.forked``) while the parent inserts the previous
+batches.
 
 Each distinct raw value is parsed once and cached: a feed of millions of lines has only a few
 thousand distinct dates, references, stores and quantities.
+
+The pass is :class:`SalesParser`, in named steps: the row loop (the hot path, kept in one
+method with its state in locals), a day's start and end, the housekeeping (finished days to
+the snapshot, progress), the end of the file. The unchanged-day skip lives in one place,
+:class:`HeldDay`.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
-from .csvfile import CsvFeed, field_count_problem, open_csv, readable_rows, unreadable
+from .csvfile import field_count_problem, open_csv, readable_rows, unreadable
 from .errors import FeedError, InvalidValue
 from .feeds import SALES
 from .occurrence import OccurrenceCounter
 from .snapshots import day_digest, encode_day
-from .values import DATE_FORMATS, Limits, key_part, parse_date, parse_text, plausible_date, slash_date_parts
+from .values import (
+    DATE_FORMATS,
+    DateOrder,
+    Limits,
+    key_part,
+    parse_date,
+    parse_text,
+    plausible_date,
+    slash_date_parts,
+)
 
-# message kinds, and a message: (kind, payload)
-BATCH, REJECT, PROGRESS, DAY, UNCHANGED = 0, 1, 2, 3, 4
-Message = tuple[int, object]
+
+class Kind(IntEnum):
+    """What a message of the parser carries."""
+
+    BATCH = 0  # a batch: head + FIELDS_PER_ROW values per row
+    REJECT = 1  # (line number, fields, reason)
+    PROGRESS = 2  # bytes read so far
+    DAY = 3  # (date, loader.snapshots.encode_day of that date's sale ids)
+    UNCHANGED = 4  # rows of a day listed exactly as in the previous snapshot: stored already
+
+
+BATCH, REJECT, PROGRESS, DAY, UNCHANGED = Kind
+Message = tuple[Kind, object]
 # the values bound per row, in the order of loader.sales.INSERT_COLUMNS: the sale id, each
 # field parsed then as received (published order), the line number
 FIELDS_PER_ROW = 1 + 2 * len(SALES.columns) + 1
@@ -32,10 +59,10 @@ PROGRESS_EVERY = 16_384  # rows
 DAY_FLUSH_IDS = 65_536  # sale ids held for the snapshot before the finished days are sent
 
 if SALES.field_names != ("date", "product_ref", "quantity", "store_id"):
-    raise ImportError("the sales feed's columns changed: update parse_sales' hot loop to match loader.feeds")
+    raise ImportError("the sales feed's columns changed: update SalesParser's row loop to match loader.feeds")
 
 
-def date_order(configured: str | None, path: Path, column: int, encoding: str) -> str:
+def date_order(configured: str | None, path: Path, column: int, encoding: str) -> DateOrder:
     """'iso', 'dmy' or 'mdy': the configured --date-format, else what the file's dates say.
 
     Decided before parsing (and recorded in loader_runs.date_order) so that reading the same
@@ -72,7 +99,7 @@ def _detect_slash_order(path: Path, column: int, encoding: str) -> str:
 class DateParser:
     """Parses dates with the file's day/month order; a slash date in an ISO file decides it."""
 
-    def __init__(self, order: str, path: Path, column: int, limits: Limits, encoding: str):
+    def __init__(self, order: DateOrder, path: Path, column: int, limits: Limits, encoding: str):
         self.order = order
         self._path, self._column, self._limits, self._encoding = path, column, limits, encoding
 
@@ -84,7 +111,7 @@ class DateParser:
 
 
 def sales_parsers(
-    order: str, path: Path, mapping: dict[str, int], limits: Limits, encoding: str
+    order: DateOrder, path: Path, mapping: dict[str, int], limits: Limits, encoding: str
 ) -> list[tuple[int, Callable]]:
     """(column index, strict parser) for each sales field, in published order.
 
@@ -138,186 +165,252 @@ def _parse_into(cache: dict, parse: Callable[[str], object], text: str) -> objec
     return entry
 
 
-def _finished_days(days: dict[str, list[str]], keep_latest: bool) -> Iterator[Message]:
-    """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow.
+@dataclass(frozen=True, kw_only=True)
+class ParseJob:
+    """What one pass of the parser reads, and how: picklable, so a parser process gets it whole."""
 
-    A day held alone is sent even then, as a segment: one day over DAY_FLUSH_IDS ids would
-    otherwise be held whole, whatever its size.
+    path: Path
+    mapping: dict[str, int]  # the column of each field (and of "sale_id" for a feed with its own ids)
+    order: DateOrder  # the file's day/month order (date_order)
+    previous: Mapping[str, tuple[int, bytes]]  # (count, digest) of each stored day; {}: no skip
+    head: list  # the values every batch starts with (the run id)
+    rows_per_batch: int
+    limits: Limits
+    encoding: str
+
+
+class HeldDay:
+    """The unchanged-day skip, in one place.
+
+    From the first row of a day the previous snapshot lists, its rows are held back, at most as
+    many as the day had. When the day ends, if its sale ids digest to the stored day's (the same
+    ids in the same order), every row is stored already (a snapshot is written in the
+    transaction that inserted its sales, and raw_sales is append-only): only their number is
+    sent (UNCHANGED). One row more than the day had, or any other digest, and the rows go
+    through INSERT OR IGNORE like any others: the skip can only spare work, never decide what
+    is stored.
     """
-    latest = max(days) if keep_latest and len(days) > 1 else None
-    for day in [day for day in days if day != latest]:
-        yield DAY, (day, encode_day(days.pop(day)))
+
+    __slots__ = ("values", "room", "stored")
+
+    def __init__(self, stored: tuple[int, bytes]):
+        self.values: list = []
+        self.room = stored[0]
+        self.stored = stored
+
+    def hold(self, row_values: tuple) -> bool:
+        """Hold one row's values; False once the day has more rows than it had."""
+        self.values += row_values
+        self.room -= 1
+        return self.room >= 0
+
+    def unchanged(self) -> bool:
+        return day_digest(self.values[::FIELDS_PER_ROW]) == self.stored
 
 
-def _housekeeping(
-    days: dict[str, list[str]], held: int, feed: CsvFeed, progress_at: int
-) -> Generator[Message, None, tuple[int, int]]:
-    """Send the finished days once DAY_FLUSH_IDS ids are held, and the progress once due;
-    returns the ids still held and the line of the next progress message."""
-    if held >= DAY_FLUSH_IDS:
-        yield from _finished_days(days, keep_latest=True)
-        held = sum(map(len, days.values()))
-    if feed.rows.line_num >= progress_at:
-        yield PROGRESS, feed.progress.bytes_read
-        progress_at = feed.rows.line_num + PROGRESS_EVERY
-    return held, progress_at
+def parse_sales(job: ParseJob, counter: OccurrenceCounter) -> Iterator[Message]:
+    """Yield the messages of one pass over ``job.path`` (see :class:`Kind`).
 
-
-def _spill(head: list, batch: list, values: list, rows_per_batch: int) -> Generator[Message, None, list]:
-    """Yield the full batches of ``batch`` followed by ``values``; return the rest as the batch."""
-    values = batch[len(head) :] + values
-    step = rows_per_batch * FIELDS_PER_ROW
-    end = len(values) - len(values) % step
-    for start in range(0, end, step):
-        yield BATCH, head + values[start : start + step]
-    return head + values[end:]
-
-
-def _close_day(
-    waiting: list, previous: tuple[int, bytes], head: list, batch: list, rows_per_batch: int
-) -> Generator[Message, None, list]:
-    """The rows of a day held back until the day ends: not sent at all if its sale ids are the
-    ones the previous snapshot lists for that day, in the same order (so all of them are stored
-    already: a snapshot is only written with the rows of its load), else sent as batches."""
-    if day_digest(waiting[::FIELDS_PER_ROW]) == previous:
-        yield UNCHANGED, len(waiting) // FIELDS_PER_ROW
-        return batch
-    return (yield from _spill(head, batch, waiting, rows_per_batch))
-
-
-def parse_sales(
-    path: Path,
-    mapping: dict[str, int],
-    order: str,
-    counter: OccurrenceCounter,
-    previous: Mapping[str, tuple[int, bytes]],
-    head: list,
-    rows_per_batch: int,
-    limits: Limits,
-    encoding: str,
-) -> Iterator[Message]:
-    """Yield (BATCH, params), (REJECT, (line, fields, reason)), (PROGRESS, bytes read),
-    (DAY, (date, loader.snapshots.encode_day of that date's sale ids)) and (UNCHANGED, rows).
-
-    A batch is ``head`` followed by FIELDS_PER_ROW values for each of ``rows_per_batch``
-    rows; the last one may be shorter. The sale id is the normalised natural key plus its
-    occurrence number in this file, or the feed's own id when ``mapping`` has a sale_id.
-    Raises OutOfOrder (from the counter) when the file is not in date order. The ids of the
-    snapshot are sent by day once DAY_FLUSH_IDS are held, the latest day kept open (in a
-    date-ordered file it goes on) unless it is the only one: a file not in date order, or a
-    day with more ids than DAY_FLUSH_IDS, sends a day in several segments.
-
-    ``previous`` is the (count, digest) of each day of the source's previous snapshot
-    (loader.snapshots). The rows of such a day are held back from its first row on, at most
-    as many as it had: when the day ends with the same sale ids in the same order, they are
-    all stored already, and only their number is sent (UNCHANGED) instead of batches. So a
-    reload of a sheet that changed on a few days inserts, and sends across processes, only
-    the rows of those days; the ids of every day still go to the snapshot.
-
-    Legend of the hot loop: t_* is a field's text as received, i_* its column index, p_* its
-    parser; d (date: (ISO date, text)), p (product: (value, key part, text)), q (quantity:
-    (value, text)), s (store: (value, key part, text)) are the parsed values, each from a
-    per-field cache of distinct texts (:func:`_parse_into`), where False marks a text that
-    does not parse.
+    A batch is ``job.head`` followed by FIELDS_PER_ROW values for each of
+    ``job.rows_per_batch`` rows; the last one may be shorter. The sale id is the normalised
+    natural key plus its occurrence number in this file (``counter``), or the feed's own id
+    when the mapping has a sale_id. Raises OutOfOrder (from the counter) when the file is not
+    in date order. The snapshot's ids are sent by day once DAY_FLUSH_IDS are held, the latest
+    day kept open (in a date-ordered file it goes on) unless it is the only one: a file not in
+    date order, or a day with more ids than DAY_FLUSH_IDS, sends a day in several segments.
     """
-    parsers = sales_parsers(order, path, mapping, limits, encoding)
-    (i_date, p_date), (i_ref, p_ref), (i_qty, p_qty), (i_store, p_store) = parsers[:4]
-    i_id, p_id = parsers[4] if len(parsers) > 4 else (-1, None)
-    dates: dict[str, object] = {}
-    refs: dict[str, object] = {}
-    qtys: dict[str, object] = {}
-    stores: dict[str, object] = {}
-    own_ids: dict[str, object] = {}
-    counts = counter.counts
-    days: dict[str, list[str]] = {}  # the sale ids of each day not sent yet
-    d_get, r_get, q_get, s_get, c_get = dates.get, refs.get, qtys.get, stores.get, counts.get
-    days_get = days.get
+    return SalesParser(job, counter).messages()
 
-    with open_csv(path, encoding) as feed:
-        reader, width = feed.rows, len(feed.header)
-        full = len(head) + FIELDS_PER_ROW * rows_per_batch
-        batch, held, progress_at = list(head), 0, PROGRESS_EVERY
-        last_day, waiting, room = None, None, 0  # the date of the row before; its day's rows held back
-        while True:  # the for loop resumes after a line the csv module cannot read
-            try:
-                for row in reader:
-                    if len(row) != width:
-                        if not any(cell.strip() for cell in row):
-                            continue  # a blank line is not a row
-                        problem = field_count_problem(row, width)
-                        if problem:
-                            yield REJECT, (reader.line_num, row, problem)
-                            continue
-                    t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
-                    d = d_get(t_date)
-                    if d is None:
-                        d = _parse_into(dates, p_date, t_date)
-                    p = r_get(t_ref)
-                    if p is None:
-                        p = _parse_into(refs, p_ref, t_ref)
-                    q = q_get(t_qty)
-                    if q is None:
-                        q = _parse_into(qtys, p_qty, t_qty)
-                    s = s_get(t_store)
-                    if s is None:
-                        s = _parse_into(stores, p_store, t_store)
-                    if p_id is None:
-                        sid = None
-                    else:
-                        sid = own_ids.get(row[i_id])
-                        if sid is None:
-                            sid = _parse_into(own_ids, p_id, row[i_id])
-                    if not (d and p and q and s and sid is not False):
-                        yield REJECT, (reader.line_num, row, explain(row, parsers))
+
+class SalesParser:
+    """One pass over the sales file. Its state, by name:
+
+    - ``days``: the sale ids of each day not sent to the snapshot yet, ``held_ids`` their number;
+    - ``batch``: the values of the rows not sent yet (starts with ``job.head``);
+    - ``held``: the :class:`HeldDay` of the day being read, when the previous snapshot lists it;
+    - ``last_day``: the date of the row before; ``progress_at``: the line of the next progress;
+    - ``caches``: per field (date, reference, quantity, store, own id), each distinct text seen.
+    """
+
+    def __init__(self, job: ParseJob, counter: OccurrenceCounter):
+        self.job, self.counter = job, counter
+        self.parsers = sales_parsers(job.order, job.path, job.mapping, job.limits, job.encoding)
+        self.full = len(job.head) + FIELDS_PER_ROW * job.rows_per_batch
+        self.days: dict[str, list[str]] = {}
+        self.held_ids = 0
+        self.batch = list(job.head)
+        self.held: HeldDay | None = None
+        self.last_day: str | None = None
+        self.progress_at = PROGRESS_EVERY
+        self.feed = None
+        # per field, each distinct text -> its parsed entry (_parse_into), or False: it does not parse
+        self.caches: tuple[dict, ...] = ({}, {}, {}, {}, {})
+
+    def messages(self) -> Iterator[Message]:
+        with open_csv(self.job.path, self.job.encoding) as feed:
+            self.feed = feed
+            while True:  # the row loop resumes after a line the csv module cannot read
+                try:
+                    yield from self._rows()
+                    break
+                except csv.Error as exc:
+                    yield REJECT, unreadable(feed.rows.line_num, exc)
+            yield from self._end()
+
+    def _rows(self) -> Iterator[Message]:
+        """The hot loop: each row parsed from the per-field caches, its sale id, then into its
+        day's ids and the batch, or held back with its day. What changes on every row is in
+        locals, for speed, and handed back to the object around the named steps."""
+        reader, width = self.feed.rows, len(self.feed.header)
+        parsers = self.parsers
+        (i_date, parse_date_), (i_ref, parse_ref), (i_qty, parse_qty), (i_store, parse_store) = parsers[:4]
+        i_own, parse_own = parsers[4] if len(parsers) > 4 else (-1, None)
+        dates, refs, quantities, stores = self.caches[:4]
+        own_id = self._own_id
+        date_of, ref_of, qty_of, store_of = dates.get, refs.get, quantities.get, stores.get
+        counts, first_seen = self.counter.counts, self.counter.first_seen
+        count_of, days_of = counts.get, self.days.get
+        days, full, head = self.days, self.full, self.job.head
+        batch, held, held_ids, last_day = self.batch, self.held, self.held_ids, self.last_day
+        try:
+            for row in reader:
+                if len(row) != width:
+                    rejected = self._irregular(row, width, reader.line_num)
+                    if rejected is not False:
+                        if rejected is not None:
+                            yield rejected
                         continue
-                    if sid is None:
-                        key = f"{d[0]}|{p[1]}|{s[1]}|{q[0]}"
-                        n = c_get(key)
-                        if n is None:
-                            counter.first_seen(key)
-                            n = 0
-                        counts[key] = n = n + 1
-                        sid = f"{key}|{n}"
-                    else:  # the feed's own id, then the content: a row changed under its id is an edit
-                        sid = f"{sid[0]}#{d[0]}|{p[1]}|{s[1]}|{q[0]}"
-                    day = d[0]
-                    if day != last_day:
-                        if waiting is not None:
-                            batch = yield from _close_day(
-                                waiting, previous[last_day], head, batch, rows_per_batch
-                            )
-                            waiting = None
-                            held, progress_at = yield from _housekeeping(days, held, feed, progress_at)
-                        last_day = day
-                        if day in previous and day not in days:
-                            waiting, room = [], previous[day][0]
-                    same_day = days_get(day)
-                    if same_day is None:
-                        same_day = days[day] = []
-                    same_day.append(sid)
-                    held += 1
-                    values = (sid, day, p[0], q[0], s[0], d[1], p[2], q[1], s[2], reader.line_num)
-                    if waiting is not None:
-                        waiting += values
-                        room -= 1
-                        if room >= 0:
-                            continue
-                        # more rows than the day had: not as before, sent as they come from now on
-                        batch = yield from _spill(head, batch, waiting, rows_per_batch)
-                        waiting = None
-                    else:
-                        batch += values
-                        if len(batch) < full:
-                            continue
-                        yield BATCH, batch
-                        batch = list(head)
-                    held, progress_at = yield from _housekeeping(days, held, feed, progress_at)
-                break
-            except csv.Error as exc:
-                yield REJECT, unreadable(reader.line_num, exc)
-        if waiting is not None:
-            batch = yield from _close_day(waiting, previous[last_day], head, batch, rows_per_batch)
-        if len(batch) > len(head):
-            yield BATCH, batch
-        yield from _finished_days(days, keep_latest=False)
-        yield PROGRESS, feed.progress.bytes_read
+                t_date, t_ref, t_qty, t_store = row[i_date], row[i_ref], row[i_qty], row[i_store]
+                date = date_of(t_date)  # (ISO date, text)
+                if date is None:
+                    date = _parse_into(dates, parse_date_, t_date)
+                ref = ref_of(t_ref)  # (value, key part, text)
+                if ref is None:
+                    ref = _parse_into(refs, parse_ref, t_ref)
+                qty = qty_of(t_qty)  # (value, text)
+                if qty is None:
+                    qty = _parse_into(quantities, parse_qty, t_qty)
+                store = store_of(t_store)  # (value, key part, text)
+                if store is None:
+                    store = _parse_into(stores, parse_store, t_store)
+                own = parse_own and own_id(row[i_own])  # None: the feed has no id column
+                if not (date and ref and qty and store and own is not False):
+                    yield REJECT, (reader.line_num, row, explain(row, parsers))
+                    continue
+                day = date[0]
+                key = f"{day}|{ref[1]}|{store[1]}|{qty[0]}"
+                if own is None:  # the natural key and its occurrence number in this file
+                    n = count_of(key)
+                    if n is None:
+                        first_seen(key)
+                        n = 0
+                    counts[key] = n = n + 1
+                    sale_id = f"{key}|{n}"
+                else:  # the feed's own id, then the content: a row changed under its id is an edit
+                    sale_id = f"{own[0]}#{key}"
+                if day != last_day:
+                    self.batch, self.held, self.held_ids = batch, held, held_ids
+                    yield from self._new_day(day)
+                    batch, held, held_ids, last_day = self.batch, self.held, self.held_ids, day
+                same_day = days_of(day)
+                if same_day is None:
+                    same_day = days[day] = []
+                same_day.append(sale_id)
+                held_ids += 1
+                values = (
+                    sale_id,
+                    day,
+                    ref[0],
+                    qty[0],
+                    store[0],
+                    date[1],
+                    ref[2],
+                    qty[1],
+                    store[2],
+                    reader.line_num,
+                )
+                if held is not None:
+                    if held.hold(values):
+                        continue
+                    batch = yield from self._spill(batch, held.values)  # more rows than the day had
+                    held = None
+                else:
+                    batch += values
+                    if len(batch) < full:
+                        continue
+                    yield BATCH, batch
+                    batch = list(head)
+                self.held_ids = held_ids
+                yield from self._housekeeping()
+                held_ids = self.held_ids
+        finally:
+            self.batch, self.held, self.held_ids, self.last_day = batch, held, held_ids, last_day
+
+    def _own_id(self, text: str) -> object:
+        """The entry of a text of the feed's own sale id column (or False), cached like the rest."""
+        cache = self.caches[4]
+        return cache.get(text) or _parse_into(cache, self.parsers[4][1], text)
+
+    def _irregular(self, row: list[str], width: int, line: int) -> Message | None | bool:
+        """A row of the wrong width: None for a blank line (skipped), a REJECT message, or False
+        when it is a row after all (trailing empty cells)."""
+        if not any(cell.strip() for cell in row):
+            return None
+        problem = field_count_problem(row, width)
+        return (REJECT, (line, row, problem)) if problem else False
+
+    def _new_day(self, day: str) -> Iterator[Message]:
+        """The day before ends (its held rows decided); this one is held if the snapshot lists it."""
+        if self.held is not None:
+            yield from self._close_held_day()
+            yield from self._housekeeping()
+        self.last_day = day  # (the row loop keeps its own copy)
+        previous = self.job.previous
+        if day in previous and day not in self.days:
+            self.held = HeldDay(previous[day])
+
+    def _close_held_day(self) -> Iterator[Message]:
+        held, self.held = self.held, None
+        if held.unchanged():
+            yield UNCHANGED, len(held.values) // FIELDS_PER_ROW
+        else:
+            self.batch = yield from self._spill(self.batch, held.values)
+
+    def _spill(self, batch: list, values: list) -> Iterator[Message]:
+        """Yield the full batches of ``batch`` followed by ``values``; returns the rest as the batch."""
+        head = self.job.head
+        values = batch[len(head) :] + values
+        step = self.job.rows_per_batch * FIELDS_PER_ROW
+        end = len(values) - len(values) % step
+        for start in range(0, end, step):
+            yield BATCH, head + values[start : start + step]
+        return head + values[end:]
+
+    def _housekeeping(self) -> Iterator[Message]:
+        """The finished days to the snapshot once DAY_FLUSH_IDS ids are held; the progress once due."""
+        if self.held_ids >= DAY_FLUSH_IDS:
+            yield from self._finished_days(keep_latest=True)
+            self.held_ids = sum(map(len, self.days.values()))
+        line = self.feed.rows.line_num
+        if line >= self.progress_at:
+            yield PROGRESS, self.feed.progress.bytes_read
+            self.progress_at = line + PROGRESS_EVERY
+
+    def _finished_days(self, keep_latest: bool) -> Iterator[Message]:
+        """(DAY, (date, encoded ids)) for each day held, but the latest when more may follow.
+
+        A day held alone is sent even then, as a segment: one day over DAY_FLUSH_IDS ids would
+        otherwise be held whole, whatever its size.
+        """
+        days = self.days
+        latest = max(days) if keep_latest and len(days) > 1 else None
+        for day in [day for day in days if day != latest]:
+            yield DAY, (day, encode_day(days.pop(day)))
+
+    def _end(self) -> Iterator[Message]:
+        if self.held is not None:
+            yield from self._close_held_day()
+        if len(self.batch) > len(self.job.head):
+            yield BATCH, self.batch
+        yield from self._finished_days(keep_latest=False)
+        yield PROGRESS, self.feed.progress.bytes_read

@@ -119,7 +119,7 @@ def decode_day(blob: bytes) -> set[str]:
     return set(text.split("\n")) if text else set()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SnapshotPolicy:
     on_missing: OnMissing = "retire"
     max_retire_share: float = 0.20  # of the previous snapshot's in-window sales

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import re
 import unicodedata
+from typing import Literal
 
 from .errors import InvalidValue
 
@@ -59,7 +60,8 @@ class Limits:
         return cls(**values)  # type: ignore[arg-type]
 
 
-DATE_FORMATS = {
+DateOrder = Literal["iso", "dmy", "mdy"]  # how a file writes its dates: ISO, day first, month first
+DATE_FORMATS: dict[str, DateOrder] = {
     "YYYY-MM-DD": "iso",
     "DD/MM/YYYY": "dmy",
     "MM/DD/YYYY": "mdy",

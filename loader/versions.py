@@ -47,6 +47,7 @@ def load_versions(
     con: sqlite3.Connection,
     spec: FeedSpec,
     feed: CsvFeed,
+    *,
     mapping: dict[str, int],
     run_id: int,
     loaded_at: str,

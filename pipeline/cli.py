@@ -21,19 +21,20 @@ from loader import archive, backup
 from loader.backup import Retention
 from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument
-from loader.errors import LoaderError
-from loader.integrity import WarehouseDamaged, refuse_damaged
+from loader.errors import LoaderError, WarehouseDamaged
+from loader.integrity import refuse_damaged
 
 from . import history
 from .alerts import Alerts
 from .dbt_runner import WarmDbt
 from .docs_site import DocsSite
+from .errors import AlreadyRunning, Stop
 from .events import EventLog
 from .health import health
-from .lock import AlreadyRunning, single_instance
+from .lock import single_instance
 from .refresh import RefreshConfig, refresh_once
 from .serve import serve
-from .watch import Stop, Stopper, WatchConfig, log_refresh, watch
+from .watch import Stopper, WatchConfig, log_refresh, watch
 
 EPILOG = """\
 environment: REFRESH_INTERVAL (seconds between polls, 60), ALERT_AFTER (seconds without a
@@ -65,7 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    interval = _env_number("REFRESH_INTERVAL", 60.0)
+    alert_after = _env_number("ALERT_AFTER", 0) or 3 * interval  # for health and serve; watch: 3 x --interval
+    refreshing = _refreshing_options()
+    commands.add_parser(
+        "run",
+        parents=[refreshing],
+        help="one refresh: load the feeds, dbt build if anything changed, write the synthesis sheet",
+    )
+    _add_watch(commands, refreshing, interval)
+    _add_serve(commands, alert_after)
+    _add_docs(commands)
+    _add_history(commands)
+    _add_health(commands, alert_after)
+    return parser
 
+
+def _refreshing_options() -> argparse.ArgumentParser:
+    """What run and watch share: the loader's sources and options, the sheet, the log format."""
     refreshing = argparse.ArgumentParser(add_help=False)
     add_load_arguments(refreshing)
     add_folder_argument(
@@ -82,13 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="one line per event, as text or JSON (env LOG_FORMAT)",
     )
 
-    commands.add_parser(
-        "run",
-        parents=[refreshing],
-        help="one refresh: load the feeds, dbt build if anything changed, write the synthesis sheet",
-    )
-    interval = _env_number("REFRESH_INTERVAL", 60.0)
-    alert_after = _env_number("ALERT_AFTER", 0) or 3 * interval  # for health and serve; watch: 3 x --interval
+    return refreshing
+
+
+def _add_watch(commands, refreshing: argparse.ArgumentParser, interval: float) -> None:
     watch = commands.add_parser(
         "watch", parents=[refreshing], help="refresh every --interval seconds, forever"
     )
@@ -130,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="POST a JSON message here on failure, recovery and staleness (env ALERT_WEBHOOK_URL)",
     )
 
+
+def _add_serve(commands, alert_after: float) -> None:
     serve = commands.add_parser("serve", help="the storage service: Datasette and the French dashboard")
     add_db_argument(serve, "the warehouse to serve (read-only)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
@@ -152,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the synthesis sheet served as « Fiche de synthèse » (default: <warehouse folder>/report)",
     )
 
+
+def _add_docs(commands) -> None:
     docs = commands.add_parser(
         "docs", help="the dbt documentation site, generated again after each build of the warehouse"
     )
@@ -168,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll", type=positive(float), default=10.0, help="seconds between looks for a new build (10)"
     )
 
+
+def _add_history(commands) -> None:
+    """backup, restore, rebuild (docs/operations.md)."""
     backup = commands.add_parser("backup", help="a checked, consistent copy of the warehouse, taken online")
     add_db_argument(backup, "the warehouse to copy")
     backup.add_argument(
@@ -196,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", type=Path, required=True, metavar="NEW.db", help="the new warehouse (must not exist)"
     )
 
+
+def _add_health(commands, alert_after: float) -> None:
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
     add_db_argument(health, "the warehouse")
     health.add_argument(
@@ -210,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
         "BACKUP_DIR",
         "where the refresh service keeps its backups: the newest one's age is reported",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,10 +327,10 @@ def _watch(config: RefreshConfig, args: argparse.Namespace, log: EventLog) -> in
     stopper.install()
     alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db))
     settings = WatchConfig(
-        args.interval,
-        args.alert_after or 3 * args.interval,
-        args.max_backoff,
+        interval=args.interval,
+        alert_after=args.alert_after or 3 * args.interval,
+        max_backoff=args.max_backoff,
         backup_dir=None if args.no_backup else (args.backup_dir or backup.default_dir(config.db)),
-        retention=Retention(args.backup_keep, args.backup_days),
+        retention=Retention(keep_last=args.backup_keep, keep_days=args.backup_days),
     )
     return watch(config, settings, log, alerts, stopper)

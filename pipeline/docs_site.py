@@ -23,7 +23,8 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from loader.db import WarehouseUnavailable, read_only
+from loader.db import read_only
+from loader.errors import WarehouseUnavailable
 
 from .dbt_runner import DBT, ROOT, dbt_env
 from .events import EventLog

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from loader import backup
-from loader.db import WarehouseUnavailable, read_only
+from loader.db import read_only
+from loader.errors import WarehouseUnavailable
 
 from . import runs
 

@@ -23,16 +23,12 @@ from loader import backup as backups
 from loader.archive import Archive
 from loader.db import connect
 from loader.durable import fsync_path
-from loader.errors import LoaderError
 from loader.integrity import integrity_problem
 from loader.load import replay
 
 from .dbt_runner import run_dbt
+from .errors import HistoryError
 from .lock import single_instance
-
-
-class HistoryError(LoaderError):
-    """A backup, restore or rebuild that cannot be done; the message says why and what to do."""
 
 
 @dataclass

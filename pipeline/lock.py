@@ -16,9 +16,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-
-class AlreadyRunning(Exception):
-    pass
+from .errors import AlreadyRunning
 
 
 @contextlib.contextmanager

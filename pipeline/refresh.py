@@ -32,7 +32,7 @@ from .events import EventLog
 from .history import checkpoint
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RefreshConfig:
     db: Path
     sources: dict[str, str]
@@ -85,13 +85,15 @@ def _steps(
             refresh.rows_inserted += result.rows_inserted
             refresh.rows_retired += result.rows_retired
     target = _guarded("warehouse check", refresh, lambda: _build_target(con))
-    if target == NOTHING_NEW:
+    if target is None:  # the check failed, and said why in refresh.errors
+        pass
+    elif target.loader_run is None:
         refresh.dbt_result = "skipped"
-    elif target is not None:  # None: the check failed, and said why in refresh.errors
+    else:
         log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None)
         outcome = _guarded("dbt build", refresh, dbt.build)
         if outcome is not None and outcome.success:
-            refresh.dbt_result, refresh.built_up_to_loader_run = "success", target
+            refresh.dbt_result, refresh.built_up_to_loader_run = "success", target.loader_run
             if config.report_dir is not None:
                 written = _guarded("synthesis sheet", refresh, lambda: _write_sheet(config))
                 refresh.report_written = written is not None
@@ -104,18 +106,22 @@ def _steps(
     )
 
 
-NOTHING_NEW = -1
+@dataclass(frozen=True)
+class BuildTarget:
+    """What a build now would cover: the newest loader run, or None when the last good build
+    covers every loader run already (nothing new: no build)."""
+
+    loader_run: int | None
 
 
-def _build_target(con: sqlite3.Connection) -> int:
-    """The loader run a build now would cover, or NOTHING_NEW when the last good build covers it all."""
+def _build_target(con: sqlite3.Connection) -> BuildTarget:
     built = runs.built_up_to(con)
     if runs.marts_exist(con) and built is not None and runs.newest_change(con) <= built:
-        return NOTHING_NEW
-    return runs.newest_loader_run(con)
+        return BuildTarget(None)
+    return BuildTarget(runs.newest_loader_run(con))
 
 
-def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result, or None when it failed
+def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result; None only when it failed
     started = time.perf_counter()
     try:
         return call()

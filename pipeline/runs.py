@@ -19,6 +19,7 @@ from loader.audit import utc_now
 from loader.db import transaction
 
 Outcome = Literal["running", "refreshed", "unchanged", "failed", "interrupted"]
+DbtResult = Literal["success", "failed", "skipped"]  # skipped: nothing new to build
 SUCCESS: tuple[Outcome, ...] = ("refreshed", "unchanged")
 
 DDL = """
@@ -53,7 +54,7 @@ class Refresh:
     feeds_failed: list[str] = field(default_factory=list)
     rows_inserted: int = 0
     rows_retired: int = 0
-    dbt_result: str | None = None
+    dbt_result: DbtResult | None = None
     built_up_to_loader_run: int | None = None
     report_written: bool = False
     seconds: float = 0.0

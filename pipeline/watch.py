@@ -24,19 +24,15 @@ from pathlib import Path
 
 from loader import backup
 from loader.backup import Retention
-from loader.db import WarehouseUnavailable
+from loader.errors import BackupError, WarehouseUnavailable
 
 from . import runs
 from .alerts import Alerts
 from .dbt_runner import WarmDbt
+from .errors import Stop
 from .events import EventLog
 from .health import last_success_age
 from .refresh import RefreshConfig, refresh_once
-
-
-class Stop(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM during a refresh: unwinds like Ctrl-C, so every
-    transaction under way rolls back and dbt cancels its query."""
 
 
 class Stopper:
@@ -72,7 +68,7 @@ class Stopper:
         self.requested.wait(seconds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WatchConfig:
     interval: float
     alert_after: float  # seconds without a successful refresh before the data_stale alert
@@ -139,7 +135,7 @@ def take_backup(db: Path, watch_config: WatchConfig, log: EventLog, alerts: Aler
     try:
         path = backup.take(db, watch_config.backup_dir)
         removed = backup.prune(watch_config.backup_dir, watch_config.retention)
-    except (backup.BackupError, OSError) as exc:
+    except (BackupError, OSError) as exc:
         log("backup_failed", error=str(exc)[:300])
         alerts.notify("backup_failed", error=str(exc)[:300])
         return

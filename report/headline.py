@@ -7,7 +7,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.db import add_db_argument, read_only
+from loader.errors import WarehouseUnavailable
 from loader.helptext import plain
 
 from . import fmt

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loader.db import WarehouseUnavailable, add_db_argument, read_only
+from loader.db import add_db_argument, read_only
+from loader.errors import WarehouseUnavailable
 from loader.helptext import plain
 
 from . import fmt
@@ -270,6 +271,32 @@ def render(
         "",
         f"*Fiche générée le {fmt.date(generated)} à partir des données chargées le {fmt.moment(loaded)}.*",
         "",
+        *key_figures(t),
+        "## En bref",
+        "",
+        *[f"- {sentence}" for sentence in commentary(m)],
+        "",
+        *product_section(m, files),
+        *city_section(m, files),
+        *store_section(m),
+        *dynamics_section(m),
+        "## Évolution dans le temps",
+        "",
+        f"![Chiffre d'affaires quotidien]({CHART_DIR}/{files['daily']})",
+        "",
+        *daily_section(m.daily),
+        "",
+        "Montants arrondis au centime à l'affichage uniquement. Les mêmes chiffres, tenus à jour, "
+        "sont dans le tableau de bord, avec des filtres par période, ville et produit.",
+        "",
+        *annex(m, loaded, data_label),
+    ]
+    return "\n".join(lines)
+
+
+def key_figures(t: sqlite3.Row) -> list[str]:
+    """« Chiffres clés »: the headline figures as a two-column table."""
+    return [
         "## Chiffres clés",
         "",
         *table(
@@ -288,10 +315,12 @@ def render(
             "lr",
         ),
         "",
-        "## En bref",
-        "",
-        *[f"- {sentence}" for sentence in commentary(m)],
-        "",
+    ]
+
+
+def product_section(m: Marts, files: dict[str, str]) -> list[str]:
+    """« Ventes par produit »: the chart, then every product with its share, rank and stock cover."""
+    return [
         "## Ventes par produit",
         "",
         f"![Chiffre d'affaires par produit]({CHART_DIR}/{files['products']})",
@@ -328,6 +357,12 @@ def render(
         "La couverture du stock est le nombre de jours de ventes que le stock actuel représente au rythme "
         "moyen observé sur la période.",
         "",
+    ]
+
+
+def city_section(m: Marts, files: dict[str, str]) -> list[str]:
+    """« Ventes par ville »: the chart, then every city with its stores, staff and revenue per employee."""
+    return [
         "## Ventes par ville",
         "",
         f"![Chiffre d'affaires par ville]({CHART_DIR}/{files['cities']})",
@@ -359,6 +394,12 @@ def render(
             "rlrrrrrr",
         ),
         "",
+    ]
+
+
+def store_section(m: Marts) -> list[str]:
+    """« Ventes par magasin »: every store, ranked."""
+    return [
         "## Ventes par magasin",
         "",
         *table(
@@ -386,19 +427,7 @@ def render(
             "rlrrrrr",
         ),
         "",
-        *dynamics_section(m),
-        "## Évolution dans le temps",
-        "",
-        f"![Chiffre d'affaires quotidien]({CHART_DIR}/{files['daily']})",
-        "",
-        *daily_section(m.daily),
-        "",
-        "Montants arrondis au centime à l'affichage uniquement. Les mêmes chiffres, tenus à jour, "
-        "sont dans le tableau de bord, avec des filtres par période, ville et produit.",
-        "",
-        *annex(m, loaded, data_label),
     ]
-    return "\n".join(lines)
 
 
 def annex(m: Marts, loaded: str | None, data_label: str | None) -> list[str]:

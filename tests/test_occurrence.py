@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loader.occurrence import OccurrenceCounter, OutOfOrder
+from loader.errors import OutOfOrder
+from loader.occurrence import OccurrenceCounter
 
 
 def next_occurrence(counter: OccurrenceCounter, key: str) -> int:

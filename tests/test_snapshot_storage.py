@@ -146,9 +146,7 @@ def test_one_day_larger_than_the_parser_holds_is_sent_in_segments(
     path = tmp_path / "ventes.csv"
     lines = [f"2023-03-01,REF{i % 40:03d},{1 + i // 40},1" for i in range(300)]
     path.write_bytes(csv_body(SALES_HEADER, lines))
-    messages = sales_parser.parse_sales(
-        path, MAPPING, "iso", OccurrenceCounter(), {}, [], 64, Limits(), "utf-8-sig"
-    )
+    messages = sales_parser.parse_sales(job(path, previous={}, head=[]), OccurrenceCounter())
     segments = [payload for kind, payload in messages if kind == sales_parser.DAY]
     assert len(segments) >= 4 and all(count <= 128 for _day, (count, _digest, _ids) in segments)
     assert sum(count for _day, (count, _digest, _ids) in segments) == 300
@@ -182,7 +180,20 @@ def parsing(path: Path, db: Path, counter: OccurrenceCounter) -> Iterator[tuple[
         day: (sales, digest)
         for day, sales, digest in query(db, "select sale_date, sales, digest from sales_snapshot_days")
     }
-    return sales_parser.parse_sales(path, MAPPING, "iso", counter, previous, [0], 64, Limits(), "utf-8-sig")
+    return sales_parser.parse_sales(job(path, previous=previous, head=[0]), counter)
+
+
+def job(path: Path, previous: dict, head: list) -> sales_parser.ParseJob:
+    return sales_parser.ParseJob(
+        path=path,
+        mapping=MAPPING,
+        order="iso",
+        previous=previous,
+        head=head,
+        rows_per_batch=64,
+        limits=Limits(),
+        encoding="utf-8-sig",
+    )
 
 
 def parsed(path: Path, db: Path) -> list[tuple[int, object]]:
