@@ -1,6 +1,12 @@
 """French number and date formatting for everything the client reads.
 
 Money is kept unrounded in the warehouse and rounded to the cent only here.
+
+Dates are Babel's (CLDR's French month names), with French's « 1er » for the first of a month.
+Numbers stay formatted here: Babel rounds the decimal text of a float (2.675 -> 2,68) where
+Python rounds its binary value (2,67), so switching would change figures the client already has;
+``tests/test_report.py::test_babel_gives_the_same_dates_but_not_the_same_rounding`` keeps that
+decision honest. (With exact money, amounts become decimals and the question goes away.)
 """
 
 from __future__ import annotations
@@ -8,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from babel.dates import format_date
+
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")  # fmt: skip
 
 
 def number(value: float | int | None, decimals: int = 0) -> str:
@@ -33,8 +39,8 @@ def date(value: str | dt.date | None, year: bool = True) -> str:
     if value is None:
         return "-"
     day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    text = f"{'1er' if day.day == 1 else day.day} {MONTHS[day.month - 1]}"
-    return f"{text} {day.year}" if year else text
+    text = format_date(day, "d MMMM y" if year else "d MMMM", locale="fr_FR")
+    return "1er" + text[1:] if day.day == 1 else text
 
 
 def _in_paris(when: dt.datetime, zone: str = "Europe/Paris") -> tuple[dt.datetime, str]:

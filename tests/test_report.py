@@ -106,3 +106,19 @@ def test_names_from_the_sheets_cannot_inject_markdown_or_html() -> None:
     escaped = fmt.md(hostile)
     assert re.search(r"(?<!\\)[|<>!*\[\]]", escaped) is None, escaped  # every one escaped
     assert "\n" not in fmt.md("ligne\n# titre")
+
+
+def test_babel_gives_the_same_dates_but_not_the_same_rounding() -> None:
+    """The decision of report.fmt: dates from Babel (the same text as the hand-written months,
+    checked on every day of 31 years), numbers kept by hand (Babel rounds differently)."""
+    from babel.numbers import format_currency
+
+    months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+              "novembre", "décembre")  # fmt: skip
+    day = dt.date(2000, 1, 1)
+    while day.year < 2031:
+        by_hand = f"{'1er' if day.day == 1 else day.day} {months[day.month - 1]}"
+        assert fmt.date(day) == f"{by_hand} {day.year}" and fmt.date(day, year=False) == by_hand
+        day += dt.timedelta(days=1)
+    assert format_currency(5268.78, "EUR", locale="fr_FR") == fmt.euros(5268.78)  # the same, mostly
+    assert format_currency(2.675, "EUR", locale="fr_FR") == "2,68\u00a0€" != fmt.euros(2.675)  # not always
