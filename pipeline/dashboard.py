@@ -131,7 +131,7 @@ def dashboard(
         ),
         "daily": daily_chart(days),
         "daily_note": trend_note(days),
-        "comparison": comparison(con, filters, total["last"]),
+        "comparison": comparison(con, filters, total["last"], tables),
         "weekdays": weekday_chart(con, filters, total["first"], total["last"]),
         "stock": stock_cover(con),
         "corrections": corrections(con, tables),
@@ -239,11 +239,21 @@ def comparison_bounds(
     return start, end, previous_end - (end - start), previous_end
 
 
-def comparison(con: sqlite3.Connection, filters: Filters, last: str | None) -> dict | None:
+def comparison(
+    con: sqlite3.Connection,
+    filters: Filters,
+    last: str | None,
+    tables: set[str] | frozenset[str] = frozenset(),
+) -> dict | None:
     """The chosen period against the previous one of the same length: revenue, units, sales and
     average basket, then by product and by city (value, change in € and in %). Without a chosen
     period: the same default as ``mart_sales_period_comparison`` (its ``period_days``)."""
-    row = con.execute("select max(period_days) from mart_sales_period_comparison").fetchone()
+    # a warehouse built before this mart existed (the next build adds it): the mart's own default
+    row = (
+        con.execute("select max(period_days) from mart_sales_period_comparison").fetchone()
+        if "mart_sales_period_comparison" in tables
+        else None
+    )
     bounds = comparison_bounds(filters, last, (row[0] if row else None) or 7)
     if bounds is None:
         return None

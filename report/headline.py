@@ -40,7 +40,10 @@ def headline(con: sqlite3.Connection) -> str:
         ),
         ("Par ville", ", ".join(f"{r['city']} {fmt.percent(r['revenue_share'])}" for r in cities)),
     ]
-    recent = con.execute("select * from mart_sales_period_comparison where scope = 'total'").fetchone()
+    built = con.execute("select 1 from sqlite_master where name = 'mart_sales_period_comparison'").fetchone()
+    recent = (
+        built and con.execute("select * from mart_sales_period_comparison where scope = 'total'").fetchone()
+    )
     if recent is not None and recent["previous_sales"]:
         lines.append(
             (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from browser import Chromium
-from helpers import CLIENT_DATA, ROOT, query, scalar
+from helpers import CLIENT_DATA, ROOT, query, run_module, scalar
 
 from loader import connect
 from pipeline import runs
@@ -106,6 +106,19 @@ def test_the_period_comparison_follows_the_mart_and_any_chosen_period(demo_wareh
     by_product = {label: current for label, _previous, current, _delta, _share in chosen["by_product"]}
     assert len(by_product) == scalar(demo_warehouse, "select count(*) from dim_products")
     assert "Jours de la semaine" not in chosen and "lundi" in page(demo_warehouse)["weekdays"]
+
+
+def test_a_warehouse_built_before_the_dynamics_marts_still_shows_the_page(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    """A warehouse of the previous release, served before its first build by this one."""
+    db = tmp_path / "warehouse.db"
+    shutil.copy(demo_warehouse, db)
+    with sqlite3.connect(db) as con:
+        con.execute("drop table mart_sales_period_comparison")
+    shown = page(db)
+    assert shown["ready"] and "(7 jours)" in shown["comparison"]["title"]
+    assert "Chiffre d'affaires" in run_module("report.headline", "--db", str(db)).stdout
 
 
 def test_the_daily_axis_has_round_values(demo_warehouse: Path) -> None:
