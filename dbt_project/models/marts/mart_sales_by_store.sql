@@ -11,7 +11,12 @@ stores as (
 final as (
 
     select
-        *,
+        store_id,
+        city,
+        employees,
+        sales_count,
+        units_sold,
+        revenue,
         {{ share_of_total('revenue') }} as revenue_share,
         {{ safe_ratio('revenue', 'employees') }} as revenue_per_employee,
         {{ rank_by('revenue') }} as rank
