@@ -73,6 +73,23 @@ class FeedResult:
         return asdict(self)
 
 
+def next_loaded_at(con: sqlite3.Connection) -> str:
+    """The load time of a run: now, or 1 ms after the newest load time of the warehouse when the
+    clock stands behind it (it stepped back, or another machine loaded with a clock ahead).
+
+    Which price was in effect when a sale was loaded is decided by comparing load times: a time
+    going backwards would price a sale with a version loaded "after" it, and an incremental build
+    would disagree with a full refresh. Called inside the load's transaction (one writer at a
+    time), so load times only go forward within a warehouse.
+    """
+    now = utc_now()
+    newest = con.execute("select max(loaded_at) from loader_runs").fetchone()[0]
+    if newest is None or now > newest:
+        return now
+    later = dt.datetime.fromisoformat(newest) + dt.timedelta(milliseconds=1)
+    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-28T21:04:00.123Z (SQLite parses it)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

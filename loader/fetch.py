@@ -173,6 +173,16 @@ def _get_once(
                     403: "the sheet is not public: publish it to the web as CSV",
                 }.get(resp.status_code, "check the URL")
                 raise FetchError(f"HTTP {resp.status_code} from {url}: {hint}")
+            if resp.status_code != 200 or "Content-Range" in resp.headers:
+                ranged = (
+                    f" with Content-Range {resp.headers['Content-Range'][:60]!r}"
+                    if "Content-Range" in resp.headers
+                    else ""
+                )
+                raise FetchError(
+                    f"HTTP {resp.status_code}{ranged} from {url}: only a whole 200 answer is a sheet; this one "
+                    "may be part of it, so nothing was stored or retired. Check the URL, or a proxy in between"
+                )
             received = receive(resp, dest, options.max_seconds, options.max_bytes, deadline)
             result = Fetched(
                 path=dest,

@@ -31,6 +31,7 @@ from .audit import (
     finish_run,
     insert_run,
     last_success,
+    next_loaded_at,
     previous_date_order,
     record_run,
     utc_now,
@@ -189,7 +190,7 @@ def _load_body(
             with transaction(con):
                 result.status = "loaded"
                 result.run_id = run_id = insert_run(con, result, batch_id, started_at)
-                loaded_at = replayed.loaded_at if replayed is not None else utc_now()
+                loaded_at = replayed.loaded_at if replayed is not None else next_loaded_at(con)
                 rejects = Rejects(con, run_id, spec.name, feed.delimiter)
                 if spec.versioned:
                     counts = load_versions(

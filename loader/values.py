@@ -70,7 +70,9 @@ DATE_FORMATS: dict[str, DateOrder] = {
 _SLASH_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-_SPACES = str.maketrans("", "", " \u00a0\u202f'€")
+# thousands separators people type or paste: space, no-break, narrow no-break, thin, figure,
+# punctuation and hair spaces, apostrophe; and the euro sign
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009\u2007\u2008\u200a'€")
 # characters that show as nothing: zero-width spaces and joiners, word joiner, BOM, soft hyphen
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 

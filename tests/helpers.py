@@ -183,8 +183,10 @@ def load(db: Path, feeds: Path) -> None:
 # --- hostile answers, for the fault suite (tests/faults) ------------------------------------
 
 
-def _raw(handler: BaseHTTPRequestHandler, head: dict[str, str], body: bytes, close: bool = True) -> None:
-    handler.send_response(200)
+def _raw(
+    handler: BaseHTTPRequestHandler, head: dict[str, str], body: bytes, close: bool = True, status: int = 200
+) -> None:
+    handler.send_response(status)
     for name, value in head.items():
         handler.send_header(name, value)
     handler.end_headers()
@@ -240,6 +242,39 @@ HOSTILE = {
         {"Content-Type": r.content_type, "Content-Encoding": "gzip", "Content-Length": str(len(r.body))},
         r.body,
         close=False,
+    ),
+    # answers that are not a whole 200 of the resource: part of it, or a range nobody asked for
+    "partial-206": lambda h, r: _raw(
+        h,
+        {
+            "Content-Type": r.content_type,
+            "Content-Length": str(len(r.body) // 2),
+            "Content-Range": f"bytes 0-{len(r.body) // 2 - 1}/{len(r.body)}",
+        },
+        r.body[: len(r.body) // 2],
+        status=206,
+    ),  # fmt: skip
+    "whole-206": lambda h, r: _raw(
+        h,
+        {
+            "Content-Type": r.content_type,
+            "Content-Length": str(len(r.body)),
+            "Content-Range": f"bytes 0-{len(r.body) - 1}/{len(r.body)}",
+        },
+        r.body,
+        status=206,
+    ),  # fmt: skip
+    "range-on-200": lambda h, r: _raw(
+        h,
+        {
+            "Content-Type": r.content_type,
+            "Content-Length": str(len(r.body) // 2),
+            "Content-Range": f"bytes 0-{len(r.body) // 2 - 1}/{len(r.body)}",
+        },
+        r.body[: len(r.body) // 2],
+    ),  # fmt: skip
+    "status-203": lambda h, r: _raw(
+        h, {"Content-Type": r.content_type, "Content-Length": str(len(r.body))}, r.body, status=203
     ),
     "redirect-file": lambda h, r: _redirect(h, "file:///etc/passwd"),
     "redirect-loop": lambda h, r: _redirect(h, h.path),

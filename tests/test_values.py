@@ -54,3 +54,10 @@ def test_dates() -> None:
 def test_key_parts_cannot_collide() -> None:
     assert key_part("A|B") != key_part("A") and "|" not in key_part("A|B")
     assert key_part("a%7Cb") != key_part("a|b")
+
+
+def test_prices_with_every_space_people_paste_as_a_thousands_separator() -> None:
+    from loader.values import parse_decimal
+
+    for space in (" ", "\u00a0", "\u202f", "\u2009", "\u2007", "\u2008", "\u200a"):
+        assert parse_decimal(f"1{space}299,00\u00a0€") == 1299.0, repr(space)

@@ -89,6 +89,12 @@ CASES = [
     Case("larger-than-max-bytes", SALES_BODY, [], http={"max_bytes": 40}, status="failed",
          error="--max-bytes", stored=[]),
     Case("html-login-page", SALES_BODY, ["html"], status="failed", error="HTML page", stored=[]),
+    # --- only a whole answer is a sheet (issue 19, class 1) ----------------------------------------
+    Case("partial-206", SALES_BODY, ["partial-206"] * 4, status="failed", error="only a whole 200", stored=[]),
+    Case("whole-body-as-206", SALES_BODY, ["whole-206"] * 4, status="failed", error="only a whole 200", stored=[]),
+    Case("content-range-on-a-200", SALES_BODY, ["range-on-200"] * 4, status="failed", error="Content-Range",
+         stored=[]),
+    Case("status-203", SALES_BODY, ["status-203"] * 4, status="failed", error="HTTP 203", stored=[]),
     # --- encodings -------------------------------------------------------------------------------
     Case("declared-iso-8859-1", "\r\n".join([PRODUCTS_HEADER, *PRODUCTS]).encode("latin-1"), feed="products",
          content_type="text/csv; charset=iso-8859-1", stored=["Moulin à poivre", "Théière en fonte"],
@@ -126,6 +132,10 @@ CASES = [
         "Vase,REF006,2000000,5",
     ]), feed="products", stored=["Théière en fonte"],
          rejects=["invalid number", "invalid number", "invalid number", "negative price", "over"]),
+    Case("prices-with-thin-and-narrow-spaces", csv_body(PRODUCTS_HEADER, [
+        'Théière,REF001,"1\u2009299,00 €",10', 'Moulin,REF002,"1\u202f299,50\u00a0€",5',
+        'Bol,REF003,"1\u2007299,00",5', 'Tasse,REF004,"1\u200a299,00",5',
+    ]), feed="products", stored=["Bol", "Moulin", "Tasse", "Théière"]),
     Case("references-normalised", csv_body(SALES_HEADER, [
         "2023-05-27,ref001,5,1", "2023-05-27,REF001\u200b,5,1", "2023-05-27, Ｒef001 ,5,01",
     ]), stored=["2023-05-27|REF001|1|5|1", "2023-05-27|REF001|1|5|2", "2023-05-27|REF001|1|5|3"]),
@@ -168,6 +178,20 @@ def test_a_bad_products_file_does_not_stop_the_other_feeds(server: FeedServer, d
     sales = server.serve("/v.csv", SALES_BODY)
     results = run(db, products=products, stores=stores, sales=sales)
     assert [results[f].status for f in ("products", "stores", "sales")] == ["failed", "loaded", "loaded"]
+
+
+def test_a_partial_answer_retires_nothing(server: FeedServer, db: Path) -> None:
+    """A sheet loaded whole, then a server that sends its first half as a 206: failed, audited,
+    and not one sale of the second half retired."""
+    lines = [f"2023-05-{day:02d},REF00{day % 3 + 1},{day},1" for day in range(1, 21)]
+    url = server.serve("/v.csv", csv_body(SALES_HEADER, lines))
+    assert run(db, LoadOptions(http=FAST), sales=url)["sales"].ok
+    before = snapshot(db)
+    server.routes["/v.csv"].body = csv_body(SALES_HEADER, lines + ["2023-05-21,REF001,1,1"])  # changed
+    server.routes["/v.csv"].faults = ["partial-206"] * 4
+    result = run(db, LoadOptions(http=FAST), sales=url)["sales"]
+    assert result.status == "failed" and "only a whole 200" in result.error
+    assert snapshot(db) == before and scalar(db, "select count(*) from raw_sales_events") == 0
 
 
 def test_reading_stored_sales_with_the_other_date_order_is_refused(server: FeedServer, db: Path) -> None:
@@ -310,3 +334,43 @@ def test_redirect_policy(origin: str, target: str, allowed: bool) -> None:
     else:
         with pytest.raises(FetchError):
             check_redirect(origin, target)
+
+
+def test_load_times_only_go_forward_when_the_clock_steps_back(tmp_path: Path, db: Path) -> None:
+    """Issue 19, class 6: the previous loads were stamped while the clock stood an hour ahead
+    (stepped back since). A price change loaded now must still come after them: the new sales
+    take the new price, and an incremental build equals a full refresh."""
+    from helpers import dbt, load
+
+    feeds = tmp_path / "feeds"
+    generate(feeds, days=20, rows=2_000, seed=1)
+    load(db, feeds)
+    with sqlite3.connect(db) as con:  # the clock stood an hour ahead at those loads
+        ahead = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 hour')"
+        for table in ("loader_runs", "raw_products", "raw_stores"):
+            con.execute(f"update {table} set loaded_at = {ahead}")
+    dbt(db, "build")
+    newest = scalar(db, "select max(loaded_at) from loader_runs")
+    rows = (feeds / "produits.csv").read_bytes().decode().split("\r\n")
+    name, ref, price, stock = rows[1].split(",")
+    rows[1] = f"{name},{ref},{float(price) + 10:.2f},{stock}"
+    (feeds / "produits.csv").write_bytes("\r\n".join(rows).encode())
+    generate(feeds, days=2, rows=300, append=True, seed=2)
+    load(db, feeds)
+    times = [
+        r[0] for r in query(db, "select loaded_at from loader_runs where status = 'loaded' order by run_id")
+    ]
+    assert times == sorted(times) and times[-1] > newest  # never backwards
+    dbt(db, "build")
+    late = query(
+        db,
+        "select distinct unit_price from fct_sales where product_id = ? and sale_date > '2023-01-20'",
+        (ref,),
+    )
+    assert late == [(round(float(price) + 10, 2),)]  # the sales loaded after the change: the new price
+    full = tmp_path / "full.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(full) as copy:
+        source.backup(copy)  # the WAL included: a file copy would miss the last loads
+    dbt(full, "build", "--full-refresh")
+    compared = "select sale_id, unit_price, revenue from fct_sales order by sale_id"
+    assert query(db, compared) == query(full, compared)
