@@ -40,6 +40,7 @@ from .durable import fsync_path
 from .errors import ArchiveError
 
 JOURNAL = "journal.jsonl"
+TAIL_BYTES = 64 << 10  # the journal's tail read for its last number: hundreds of lines
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,8 +118,22 @@ class Archive:
         return [found[seq] for seq in sorted(found)]
 
     def last_seq(self) -> int:
-        entries = self.entries()
-        return entries[-1].seq if entries else 0
+        """The highest sequence number journaled, read from the journal's tail only: it is asked
+        inside every archived load's transaction, and the journal grows with the whole history.
+        Lines are appended in about the order of their numbers (two loaders may swap two), so
+        the highest of the tail's lines is the highest of all."""
+        path = self.folder / JOURNAL
+        if not path.is_file():
+            return 0
+        with open(path, "rb") as journal:
+            start = max(0, journal.seek(0, os.SEEK_END) - TAIL_BYTES)
+            journal.seek(start)
+            tail = journal.read().decode("utf-8", errors="replace").splitlines()
+        seqs = []
+        for line in tail[1:] if start else tail:  # after a seek, the first line may be cut
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                seqs.append(int(json.loads(line)["seq"]))
+        return max(seqs, default=0)
 
     def catch_up(self, con: sqlite3.Connection) -> int:
         """Journal lines for the committed runs that have none (a crash after their commit)."""

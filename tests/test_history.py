@@ -26,7 +26,7 @@ from helpers import CLIENT_DATA, ROOT, csv_body, dbt, query, scalar
 
 from loader import LoadOptions, connect, load_feeds
 from loader import backup as backups
-from loader.archive import Archive
+from loader.archive import Archive, Entry
 from loader.feeds import PRODUCTS, SALES, STORES
 from loader.generate import generate
 from loader.migrations import SCHEMA_VERSION
@@ -430,3 +430,19 @@ def test_the_previous_releases_warehouse_is_upgraded(feeds: Path, tmp_path: Path
         assert marts == live  # the marts are right on the upgraded warehouse
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
+
+
+def test_the_journals_last_number_is_read_from_its_tail(tmp_path: Path) -> None:
+    """Asked in every archived load's transaction: it must not read the whole history, and must
+    give what reading it all gives, with lines swapped by two loaders and a torn last line."""
+    archive = Archive(tmp_path / "archive")
+    seqs = list(range(1, 3001))
+    seqs[-2], seqs[-1] = seqs[-1], seqs[-2]  # two loaders appended out of order
+    for seq in seqs:
+        archive.record(Entry(seq=seq, feed="sales", source="s", sha256="0" * 64, started_at="t",
+                             loaded_at="t", options={"pad": "x" * 200}))  # fmt: skip
+    with open(tmp_path / "archive" / "journal.jsonl", "a") as journal:
+        journal.write('{"seq": 9999, "feed"')  # torn by a crash
+    assert (tmp_path / "archive" / "journal.jsonl").stat().st_size > 10 * 64 * 1024
+    assert archive.last_seq() == max(e.seq for e in archive.entries()) == 3000
+    assert Archive(tmp_path / "none").last_seq() == 0
