@@ -86,13 +86,17 @@ def next_loaded_at(con: sqlite3.Connection) -> str:
     newest = con.execute("select max(loaded_at) from loader_runs").fetchone()[0]
     if newest is None or now > newest:
         return now
-    later = dt.datetime.fromisoformat(newest) + dt.timedelta(milliseconds=1)
-    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_stamp(dt.datetime.fromisoformat(newest) + dt.timedelta(milliseconds=1))
 
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-28T21:04:00.123Z (SQLite parses it)."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_stamp(dt.datetime.now(dt.UTC))
+
+
+def utc_stamp(when: dt.datetime) -> str:
+    """``when`` (aware, UTC) as the loader stores times: 2026-11-28T21:04:00.123Z."""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def last_success(con: sqlite3.Connection, feed: str, source: str) -> dict | None:

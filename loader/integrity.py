@@ -19,8 +19,7 @@ from .errors import WarehouseDamaged
 def integrity_problem(path: Path, full: bool = True) -> str | None:
     """What ``pragma integrity_check`` (or the faster ``quick_check``) finds wrong, or None.
 
-    Opened read-only and immutable for a file nobody writes (a backup), so that checking
-    never creates a WAL beside it.
+    Opened read-only: checking never writes to the file it checks.
     """
     if not Path(path).is_file():
         return f"no file at {path}"

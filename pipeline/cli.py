@@ -258,7 +258,7 @@ def _history(args: argparse.Namespace) -> int:
     work = db.resolve().parent / "dbt"
     try:
         if args.command == "backup":
-            print(f"backup written and checked: {history.backup(db, args.to)}")
+            print(f"backup written and checked: {backup.take(db, args.to)}")
             return 0
         if args.command == "restore":
             archive_dir = args.archive_dir or archive.default_dir(db)

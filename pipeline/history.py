@@ -1,6 +1,5 @@
 """The warehouse's history kept safe: backup, restore and rebuild (``python -m pipeline ...``).
 
-- :func:`backup` takes a checked online copy (``loader.backup``).
 - :func:`restore` puts a backup in place of a damaged or lost warehouse, never deleting the old
   file (it is moved aside), then replays from the landing archive every load committed after
   the backup was taken: nothing received is lost.
@@ -19,7 +18,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader import backup as backups
 from loader.archive import Archive
 from loader.db import connect
 from loader.durable import fsync_path
@@ -47,10 +45,6 @@ def checkpoint(con: sqlite3.Connection) -> bool:
     """Copy the WAL into the main file and truncate it; False when a reader kept part of it."""
     busy, log_frames, checkpointed = con.execute("pragma wal_checkpoint(truncate)").fetchone()
     return not busy and log_frames == checkpointed
-
-
-def backup(db: Path, folder: Path | None = None) -> Path:
-    return backups.take(db, folder)
 
 
 def replay_after(con: sqlite3.Connection, archive: Archive, after_seq: int, result: Replayed) -> None:
