@@ -176,6 +176,8 @@ def render(
         for column in spec.columns:
             received, parsed = column.raw, column.typed
             p = column_profile(con, table, received, parsed)
+            if column.kind == "cents":  # stored in whole cents, shown as the euros people typed
+                p.update({k: p[k] / 100 for k in ("min", "max") if p[k] is not None})
             meaning = column_descriptions.get(received, "")
             out.append(
                 f"| `{received}` | {p['type']} | {cell(p['empty'])} | {cell(p['distinct'])} | {cell(p['min'])} | "

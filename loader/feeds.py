@@ -23,7 +23,7 @@ from functools import partial
 from typing import Literal
 
 from .errors import HeaderError
-from .values import Limits, parse_count, parse_decimal, parse_identifier, parse_reference, parse_text
+from .values import Limits, parse_cents, parse_count, parse_identifier, parse_reference, parse_text
 
 CLIENT_SHEET = (
     "https://docs.google.com/spreadsheets/d/e/"
@@ -33,7 +33,7 @@ CLIENT_SHEET = (
 SqlType = Literal["text", "integer", "real"]
 # what a value is, which decides its parser: a date's day/month order is decided per file
 # (loader.sales_parser.DateParser), so "date" has no context-free parser here
-Kind = Literal["date", "text", "reference", "identifier", "count", "positive_count", "decimal"]
+Kind = Literal["date", "text", "reference", "identifier", "count", "positive_count", "cents"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +62,7 @@ class Column:
             "identifier": partial(parse_identifier, what=self.label),
             "count": partial(parse_count, what=self.label, minimum=0, maximum=ceiling),
             "positive_count": partial(parse_count, what=self.label, minimum=1, maximum=ceiling),
-            "decimal": partial(parse_decimal, maximum=limits.max_price),
+            "cents": partial(parse_cents, maximum=limits.max_price),
         }
         if self.kind not in parsers:
             raise ValueError(f"a {self.kind} column is parsed with its file's context, not alone")
@@ -167,12 +167,12 @@ PRODUCTS = FeedSpec(
         Column(
             name="price",
             header="Prix",
-            typed="price",
-            sql_type="real",
-            kind="decimal",
+            typed="price_cents",
+            sql_type="integer",
+            kind="cents",
             label="price",
             aliases=("price", "unit price"),
-            comment=">= 0",
+            comment=">= 0, in euro cents (exact sums)",
             maximum="max_price",
         ),
         Column(

@@ -25,8 +25,10 @@ from pathlib import Path
 from . import backup
 from .db import transaction
 from .errors import SchemaTooNew
-from .schema import statements
+from .feeds import PRODUCTS, SALES
+from .schema import raw_table_ddl, statements
 from .snapshots import migrate as migrate_snapshots
+from .versions import content_hash
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,50 @@ def _archive_columns(con: sqlite3.Connection) -> None:
     con.execute("create index if not exists loader_runs_by_archive_seq on loader_runs (archive_seq)")
 
 
+def _prices_in_cents(con: sqlite3.Connection) -> None:
+    """raw_products.price (euros, a float) becomes price_cents (whole cents): sums of money are
+    then exact at any size. The table is rebuilt (SQLite cannot change a column's type) with
+    the same version ids, and each version's content hash recomputed from the cents, so that the
+    next load of an unchanged feed stores no new version."""
+    if "price" not in _columns(con, "raw_products"):
+        return  # created by this release's baseline: already in cents
+    con.execute("alter table raw_products rename to raw_products_before_cents")
+    con.execute("drop index if exists raw_products_by_key")
+    for statement in statements(raw_table_ddl(PRODUCTS)):
+        con.execute(statement)
+    typed = [c.typed for c in PRODUCTS.columns]
+    key_index = PRODUCTS.field_names.index(PRODUCTS.key)
+    old = [("cast(round(price * 100) as integer)" if name == "price_cents" else name) for name in typed]
+    others = [
+        "version_id",
+        *(c.raw for c in PRODUCTS.columns),
+        "load_run_id",
+        "loaded_at",
+        "source",
+        "line_number",
+    ]
+    rows = con.execute(f"select {', '.join(old + others)} from raw_products_before_cents").fetchall()
+    width = len(typed)
+    con.executemany(
+        f"insert into raw_products ({', '.join(typed)}, content_hash, {', '.join(others)}) "
+        f"values ({', '.join('?' * (width + 1 + len(others)))})",
+        [(*row[:width], content_hash(list(row[:width]), key_index), *row[width:]) for row in rows],
+    )
+    con.execute("drop table raw_products_before_cents")
+
+
+def _sales_by_run(con: sqlite3.Connection) -> None:
+    """An index of raw_sales by loader run: a run's rows are read back by it (the Parquet
+    landing) without scanning every sale."""
+    for statement in statements(raw_table_ddl(SALES)):
+        con.execute(statement)
+
+
 MIGRATIONS = (
     Migration(1, "the format of the releases before schema versions (up to a4b5d79)", _baseline),
     Migration(2, "loader_runs: archive_seq and read_options (the landing archive)", _archive_columns),
+    Migration(3, "raw_products: prices in whole cents (price_cents), exact sums", _prices_in_cents),
+    Migration(4, "raw_sales: an index by loader run (the Parquet landing)", _sales_by_run),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -77,7 +77,11 @@ def raw_table_ddl(spec: FeedSpec) -> str:
             "line_number     integer not null",
         ]
         body = "\n    ".join(lines)
-        return f"create table if not exists {spec.table} (\n    {body}\n) without rowid;\n"
+        return (
+            f"create table if not exists {spec.table} (\n    {body}\n) without rowid;\n"
+            # a run's rows read back without a scan (the Parquet landing, loader.parquet)
+            f"create index if not exists {spec.table}_by_run on {spec.table} (load_run_id);\n"
+        )
     key = spec.column(spec.key).typed
     lines = [
         "version_id      integer primary key,",

@@ -114,10 +114,13 @@ def slash_date_parts(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def parse_decimal(text: str, maximum: float = Limits.max_price) -> float:
-    """Parse '49.99', '49,99', '1 234,50', '1.234,50', '49,99 €'; reject the rest.
+def parse_cents(text: str, maximum: float = Limits.max_price) -> int:
+    """Parse a price in euros ('49.99', '49,99', '1 234,50', '1.234,50', '49,99 €') into cents.
 
-    Plain decimals only: '1e3', '1_000', 'inf', 'nan' and negative prices are refused.
+    Money is counted in whole cents from here to the marts, so that every sum is exact at any
+    size (a float sum of 10M revenues drifts by cents). A price with a fraction of a cent
+    ('1,999') is refused, not rounded: rounding would change what the client wrote. Plain
+    decimals only: '1e3', '1_000', 'inf', 'nan' and negative prices are refused.
     """
     value = text.strip().translate(_SPACES)
     if not value:
@@ -131,10 +134,13 @@ def parse_decimal(text: str, maximum: float = Limits.max_price) -> float:
             value = value.replace(".", "").replace(",", ".")  # 1.234,50 or 49,99
     if not _DECIMAL.match(value):
         raise InvalidValue(f"invalid number {text!r} (expected a plain decimal such as 49,90)")
-    number = float(value)
-    if number > maximum:
+    euros, _, fraction = value.partition(".")
+    if len(fraction.rstrip("0")) > 2:
+        raise InvalidValue(f"price {text!r} has a fraction of a cent (prices are in euros and cents)")
+    cents = int(euros) * 100 + int((fraction + "00")[:2])
+    if cents > maximum * 100:
         raise InvalidValue(f"price {text!r} is over {maximum:g} (change it with --limit max_price=...)")
-    return number
+    return cents
 
 
 def parse_count(text: str, what: str, minimum: int, maximum: int | None = None) -> int:

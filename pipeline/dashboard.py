@@ -90,20 +90,22 @@ def dashboard(
                  inner join dim_products as p on p.product_id = d.product_id
                  where {where}"""
     total = con.execute(
-        f"""select coalesce(sum(d.revenue), 0) as revenue, coalesce(sum(d.units_sold), 0) as units,
+        f"""select coalesce(sum(d.revenue_cents), 0) / 100.0 as revenue, coalesce(sum(d.units_sold), 0) as units,
                    coalesce(sum(d.sales_count), 0) as sales, min(d.sale_date) as first, max(d.sale_date) as last
             {joined}""",
         params,
     ).fetchone()
     by_product = con.execute(
-        f"select p.product_name as label, sum(d.revenue) as revenue {joined} group by p.product_id order by 2 desc",
+        f"select p.product_name as label, sum(d.revenue_cents) / 100.0 as revenue {joined} group by p.product_id order by 2 desc",
         params,
     ).fetchall()
     by_city = con.execute(
-        f"select s.city as label, sum(d.revenue) as revenue {joined} group by s.city order by 2 desc", params
+        f"select s.city as label, sum(d.revenue_cents) / 100.0 as revenue {joined} group by s.city order by 2 desc",
+        params,
     ).fetchall()
     daily = con.execute(
-        f"select d.sale_date as day, sum(d.revenue) as revenue {joined} group by 1 order by 1", params
+        f"select d.sale_date as day, sum(d.revenue_cents) / 100.0 as revenue {joined} group by 1 order by 1",
+        params,
     )
     days = fill_days(dict(daily.fetchall()), filters.start or total["first"], filters.end or total["last"])
     revenue = total["revenue"]
@@ -263,7 +265,7 @@ def comparison(
     ).where()
     rows = con.execute(
         f"""select d.sale_date >= ? as is_current, p.product_name as product, s.city as city,
-                   sum(d.revenue) as revenue, sum(d.units_sold) as units, sum(d.sales_count) as sales
+                   sum(d.revenue_cents) as revenue_cents, sum(d.units_sold) as units, sum(d.sales_count) as sales
             from fct_sales_daily as d
             inner join dim_stores as s on s.store_id = d.store_id
             inner join dim_products as p on p.product_id = d.product_id
@@ -274,12 +276,15 @@ def comparison(
 
     def sums(key: str | None) -> dict:
         out: dict = {}
-        for r in rows:
+        for r in rows:  # money summed in whole cents (exact), shown in euros
             name = r[key] if key else "total"
-            entry = out.setdefault(name, {True: [0.0, 0, 0], False: [0.0, 0, 0]})[bool(r["is_current"])]
-            entry[0] += r["revenue"] or 0
+            entry = out.setdefault(name, {True: [0, 0, 0], False: [0, 0, 0]})[bool(r["is_current"])]
+            entry[0] += r["revenue_cents"] or 0
             entry[1] += r["units"] or 0
             entry[2] += r["sales"] or 0
+        for sides in out.values():
+            for entry in sides.values():
+                entry[0] /= 100
         return out
 
     def change(current: float, previous: float, money: bool) -> tuple[str, str, str, str]:
@@ -341,7 +346,7 @@ def weekday_chart(con: sqlite3.Connection, filters: Filters, first: str | None, 
     where, params = filters.where()
     revenue = dict(
         con.execute(
-            f"""select c.iso_day_of_week, sum(d.revenue)
+            f"""select c.iso_day_of_week, sum(d.revenue_cents) / 100.0
                 from fct_sales_daily as d
                 inner join dim_stores as s on s.store_id = d.store_id
                 inner join dim_dates as c on c.date_day = d.sale_date

@@ -410,11 +410,17 @@ def test_the_previous_releases_warehouse_is_upgraded(feeds: Path, tmp_path: Path
         before = query(db, "select sale_id, quantity from raw_sales order by 1")
         events = query(db, "select sale_id, event from raw_sales_events order by 1")
         assert events  # the edit retired the old line
+        prices = query(db, "select version_id, price from raw_products order by 1")
         done = cli("pipeline", "run", "--db", str(db), "--from-dir", str(feeds), "--no-report")
         assert done.returncode == 0, done.stdout + done.stderr
         assert scalar(db, "pragma user_version") == SCHEMA_VERSION
         assert query(db, "select sale_id, quantity from raw_sales order by 1") == before  # nothing lost
         assert query(db, "select sale_id, event from raw_sales_events order by 1") == events
+        # prices in whole cents, the same versions; their hashes follow, so the unchanged
+        # products feed the run loaded again stored no new version
+        assert query(db, "select version_id, price_cents from raw_products order by 1") == [
+            (version, round(price * 100)) for version, price in prices
+        ]
         pre = list((tmp_path / "backups").glob("w-pre-migration-v0-*.db"))
         assert len(pre) == 1 and scalar(pre[0], "pragma user_version") == 0
         live = query(

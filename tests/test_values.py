@@ -5,28 +5,38 @@ from __future__ import annotations
 import pytest
 
 from loader.errors import InvalidValue
-from loader.values import key_part, parse_count, parse_date, parse_decimal, parse_identifier
+from loader.values import key_part, parse_cents, parse_count, parse_date, parse_identifier
 
 
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("49.99", 49.99),
-        ("49,99", 49.99),
-        ("1 234,50", 1234.5),
-        ("1.234,50", 1234.5),
-        ("1,234.50", 1234.5),
-        (" 0 ", 0.0),
+        ("49.99", 4999),
+        ("49,99", 4999),
+        ("1 234,50", 123450),
+        ("1.234,50", 123450),
+        ("1,234.50", 123450),
+        (" 0 ", 0),
+        ("49,9", 4990),
+        ("49,900", 4990),
+        ("12", 1200),
+        ("0.07", 7),
     ],
 )
-def test_decimals(text: str, value: float) -> None:
-    assert parse_decimal(text) == value
+def test_prices_are_whole_cents(text: str, value: int) -> None:
+    cents = parse_cents(text)
+    assert cents == value and isinstance(cents, int)
 
 
-@pytest.mark.parametrize("text", ["", "-1", "abc", "nan", "inf"])
-def test_bad_decimals(text: str) -> None:
+@pytest.mark.parametrize("text", ["", "-1", "abc", "nan", "inf", "1,999", "0.001"])
+def test_bad_prices(text: str) -> None:
     with pytest.raises(InvalidValue):
-        parse_decimal(text)
+        parse_cents(text)
+
+
+def test_a_fraction_of_a_cent_is_refused_with_its_reason() -> None:
+    with pytest.raises(InvalidValue, match="fraction of a cent"):
+        parse_cents("1,999")
 
 
 def test_counts_and_identifiers() -> None:
@@ -57,7 +67,5 @@ def test_key_parts_cannot_collide() -> None:
 
 
 def test_prices_with_every_space_people_paste_as_a_thousands_separator() -> None:
-    from loader.values import parse_decimal
-
     for space in (" ", "\u00a0", "\u202f", "\u2009", "\u2007", "\u2008", "\u200a"):
-        assert parse_decimal(f"1{space}299,00\u00a0€") == 1299.0, repr(space)
+        assert parse_cents(f"1{space}299,00\u00a0€") == 129900, repr(space)

@@ -23,7 +23,7 @@ sold as (
         store_id,
         sum(sales_count) as sales_count,
         sum(units_sold) as units_sold,
-        sum(revenue) as revenue
+        sum(revenue_cents) as revenue_cents
 
     from daily
     group by store_id
@@ -38,7 +38,7 @@ final as (
         stores.employees,
         coalesce(sold.sales_count, 0) as sales_count,
         coalesce(sold.units_sold, 0) as units_sold,
-        coalesce(sold.revenue, 0) as revenue
+        coalesce(sold.revenue_cents, 0) as revenue_cents
 
     from stores
     left join sold on stores.store_id = sold.store_id

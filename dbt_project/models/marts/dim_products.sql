@@ -13,6 +13,7 @@ current_versions as (
     select
         product_id,
         product_name,
+        unit_price_cents,
         unit_price,
         stock,
         product_version_id as current_version_id,

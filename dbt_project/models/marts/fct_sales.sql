@@ -70,8 +70,10 @@ priced as (
         cast(new_sales.store_id as {{ dbt.type_string() }}) as store_id,
         cast(new_sales.quantity as {{ dbt.type_int() }}) as quantity,
         product_versions.product_version_id,
+        product_versions.unit_price_cents,
         product_versions.unit_price,
-        new_sales.quantity * product_versions.unit_price as revenue,
+        new_sales.quantity * product_versions.unit_price_cents as revenue_cents,
+        {{ cents_to_euros('new_sales.quantity * product_versions.unit_price_cents') }} as revenue,
         new_sales.load_run_id,
         new_sales.loaded_at,
         '{{ run_started_at.isoformat() }}' as built_at

@@ -85,7 +85,8 @@ aggregated as (
         store_id,
         count(*) as sales_count,
         sum(quantity) as units_sold,
-        sum(revenue) as revenue,
+        sum(revenue_cents) as revenue_cents,
+        {{ cents_to_euros('sum(revenue_cents)') }} as revenue,
         '{{ run_started_at.isoformat() }}' as built_at,
         (select h.loader_run_id from {{ build_horizon_relation() }} as h) as horizon_run_id
 

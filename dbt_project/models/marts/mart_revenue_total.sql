@@ -25,7 +25,7 @@ orphan_totals as (
 totals as (
 
     select
-        coalesce(sum(revenue), 0) as total_revenue,
+        coalesce(sum(revenue_cents), 0) as total_revenue_cents,
         coalesce(sum(units_sold), 0) as total_units,
         coalesce(sum(sales_count), 0) as sales_count,
         min(sale_date) as first_sale_date,
@@ -40,12 +40,12 @@ totals as (
 final as (
 
     select
-        totals.total_revenue,
+        {{ cents_to_euros('totals.total_revenue_cents') }} as total_revenue,
         totals.total_units,
         totals.sales_count,
         totals.first_sale_date,
         totals.last_sale_date,
-        {{ safe_ratio('totals.total_revenue', 'totals.sales_count') }} as average_sale_value,
+        {{ safe_ratio(cents_to_euros('totals.total_revenue_cents'), 'totals.sales_count') }} as average_sale_value,
         totals.products_sold,
         totals.stores_selling,
         orphan_totals.orphan_sales_count,

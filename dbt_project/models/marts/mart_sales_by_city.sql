@@ -17,7 +17,7 @@ cities as (
         sum(employees) as employees,
         sum(sales_count) as sales_count,
         sum(units_sold) as units_sold,
-        sum(revenue) as revenue
+        sum(revenue_cents) as revenue_cents
 
     from stores
     group by city
@@ -27,10 +27,15 @@ cities as (
 final as (
 
     select
-        *,
-        {{ share_of_total('revenue') }} as revenue_share,
-        {{ safe_ratio('revenue', 'employees') }} as revenue_per_employee,
-        {{ rank_by('revenue') }} as rank
+        city,
+        store_count,
+        employees,
+        sales_count,
+        units_sold,
+        {{ cents_to_euros('revenue_cents') }} as revenue,
+        {{ share_of_total('revenue_cents') }} as revenue_share,
+        {{ safe_ratio(cents_to_euros('revenue_cents'), 'employees') }} as revenue_per_employee,
+        {{ rank_by('revenue_cents') }} as rank
 
     from cities
 

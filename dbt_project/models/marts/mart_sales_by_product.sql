@@ -27,7 +27,7 @@ sold as (
         product_id,
         sum(sales_count) as sales_count,
         sum(units_sold) as units_sold,
-        sum(revenue) as revenue
+        sum(revenue_cents) as revenue_cents
 
     from daily
     group by product_id
@@ -43,7 +43,7 @@ joined as (
         products.stock,
         coalesce(sold.sales_count, 0) as sales_count,
         coalesce(sold.units_sold, 0) as units_sold,
-        coalesce(sold.revenue, 0) as revenue,
+        coalesce(sold.revenue_cents, 0) as revenue_cents,
         coalesce(sold.units_sold, 0) * 1.0 / period.days_in_period as average_units_per_day
 
     from products
@@ -60,9 +60,9 @@ final as (
         unit_price,
         sales_count,
         units_sold,
-        revenue,
-        {{ share_of_total('revenue') }} as revenue_share,
-        {{ rank_by('revenue') }} as rank,
+        {{ cents_to_euros('revenue_cents') }} as revenue,
+        {{ share_of_total('revenue_cents') }} as revenue_share,
+        {{ rank_by('revenue_cents') }} as rank,
         stock,
         average_units_per_day,
         {{ safe_ratio('stock', 'average_units_per_day') }} as stock_cover_days

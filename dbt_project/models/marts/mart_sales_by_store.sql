@@ -16,10 +16,10 @@ final as (
         employees,
         sales_count,
         units_sold,
-        revenue,
-        {{ share_of_total('revenue') }} as revenue_share,
-        {{ safe_ratio('revenue', 'employees') }} as revenue_per_employee,
-        {{ rank_by('revenue') }} as rank
+        {{ cents_to_euros('revenue_cents') }} as revenue,
+        {{ share_of_total('revenue_cents') }} as revenue_share,
+        {{ safe_ratio(cents_to_euros('revenue_cents'), 'employees') }} as revenue_per_employee,
+        {{ rank_by('revenue_cents') }} as rank
 
     from stores
 

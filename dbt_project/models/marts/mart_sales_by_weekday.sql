@@ -8,15 +8,28 @@
 
 with
 
-daily as (
-
-    select * from {{ ref('mart_sales_daily') }}
-
-),
-
 dates as (
 
     select * from {{ ref('dim_dates') }}
+
+),
+
+daily_sales as (
+
+    select * from {{ ref('fct_sales_daily') }}
+
+),
+
+daily as (
+
+    select
+        sale_date,
+        sum(sales_count) as sales_count,
+        sum(units_sold) as units_sold,
+        sum(revenue_cents) as revenue_cents
+
+    from daily_sales
+    group by sale_date
 
 ),
 
@@ -26,12 +39,12 @@ by_weekday as (
         dates.iso_day_of_week,
         dates.day_name_fr,
         count(*) as day_count,
-        sum(daily.sales_count) as sales_count,
-        sum(daily.units_sold) as units_sold,
-        sum(daily.revenue) as revenue
+        coalesce(sum(daily.sales_count), 0) as sales_count,
+        coalesce(sum(daily.units_sold), 0) as units_sold,
+        coalesce(sum(daily.revenue_cents), 0) as revenue_cents
 
-    from daily
-    inner join dates on daily.sale_date = dates.date_day
+    from dates
+    left join daily on dates.date_day = daily.sale_date
     group by dates.iso_day_of_week, dates.day_name_fr
 
 ),
@@ -39,10 +52,15 @@ by_weekday as (
 final as (
 
     select
-        *,
-        {{ safe_ratio('revenue', 'day_count') }} as average_daily_revenue,
-        {{ safe_ratio('revenue', 'sales_count') }} as average_sale_value,
-        {{ share_of_total('revenue') }} as revenue_share
+        iso_day_of_week,
+        day_name_fr,
+        day_count,
+        sales_count,
+        units_sold,
+        {{ cents_to_euros('revenue_cents') }} as revenue,
+        {{ safe_ratio(cents_to_euros('revenue_cents'), 'day_count') }} as average_daily_revenue,
+        {{ safe_ratio(cents_to_euros('revenue_cents'), 'sales_count') }} as average_sale_value,
+        {{ share_of_total('revenue_cents') }} as revenue_share
 
     from by_weekday
 

@@ -20,7 +20,7 @@ daily as (
         sale_date,
         sum(sales_count) as sales_count,
         sum(units_sold) as units_sold,
-        sum(revenue) as revenue
+        sum(revenue_cents) as revenue_cents
 
     from daily_sales
     group by sale_date
@@ -37,7 +37,7 @@ every_day as (
         dates.month_name_fr,
         coalesce(daily.sales_count, 0) as sales_count,
         coalesce(daily.units_sold, 0) as units_sold,
-        coalesce(daily.revenue, 0) as revenue
+        {{ cents_to_euros('coalesce(daily.revenue_cents, 0)') }} as revenue
 
     from dates
     left join daily on dates.date_day = daily.sale_date

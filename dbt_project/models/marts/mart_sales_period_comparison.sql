@@ -49,7 +49,7 @@ in_periods as (
         stores.city,
         daily.sales_count,
         daily.units_sold,
-        daily.revenue,
+        daily.revenue_cents,
         daily.sale_date >= bounds.current_start as is_current
 
     from daily
@@ -86,8 +86,8 @@ measured as (
     select
         items.scope,
         items.item_id,
-        coalesce(sum(case when in_periods.is_current then in_periods.revenue end), 0) as current_revenue,
-        coalesce(sum(case when not in_periods.is_current then in_periods.revenue end), 0) as previous_revenue,
+        coalesce(sum(case when in_periods.is_current then in_periods.revenue_cents end), 0) as current_cents,
+        coalesce(sum(case when not in_periods.is_current then in_periods.revenue_cents end), 0) as previous_cents,
         coalesce(sum(case when in_periods.is_current then in_periods.units_sold end), 0) as current_units,
         coalesce(sum(case when not in_periods.is_current then in_periods.units_sold end), 0) as previous_units,
         coalesce(sum(case when in_periods.is_current then in_periods.sales_count end), 0) as current_sales,
@@ -114,17 +114,19 @@ final as (
         bounds.current_end,
         bounds.previous_start,
         bounds.previous_end,
-        measured.current_revenue,
-        measured.previous_revenue,
-        measured.current_revenue - measured.previous_revenue as revenue_change,
-        {{ safe_ratio('measured.current_revenue - measured.previous_revenue', 'measured.previous_revenue') }}
+        {{ cents_to_euros('measured.current_cents') }} as current_revenue,
+        {{ cents_to_euros('measured.previous_cents') }} as previous_revenue,
+        {{ cents_to_euros('measured.current_cents - measured.previous_cents') }} as revenue_change,
+        {{ safe_ratio('measured.current_cents - measured.previous_cents', 'measured.previous_cents') }}
             as revenue_change_share,
         measured.current_units,
         measured.previous_units,
         measured.current_sales,
         measured.previous_sales,
-        {{ safe_ratio('measured.current_revenue', 'measured.current_sales') }} as current_average_sale_value,
-        {{ safe_ratio('measured.previous_revenue', 'measured.previous_sales') }} as previous_average_sale_value
+        {{ safe_ratio(cents_to_euros('measured.current_cents'), 'measured.current_sales') }}
+            as current_average_sale_value,
+        {{ safe_ratio(cents_to_euros('measured.previous_cents'), 'measured.previous_sales') }}
+            as previous_average_sale_value
 
     from measured
     inner join items on measured.scope = items.scope and measured.item_id = items.item_id

@@ -12,7 +12,7 @@ renamed as (
         version_id as product_version_id,
         trim(product_ref) as product_id,
         trim(product_name) as product_name,
-        cast(price as {{ dbt.type_numeric() }}) as unit_price,
+        cast(price_cents as integer) as unit_price_cents,
         cast(stock as integer) as stock,
         content_hash,
         load_run_id,
