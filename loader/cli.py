@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import archive
+from . import archive, parquet
 from .audit import FeedResult
 from .db import add_db_argument, connect
 from .errors import Interrupted, WarehouseDamaged
@@ -164,6 +164,14 @@ def _add_value_and_history_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep no copy of the bodies (a lost warehouse can then not be rebuilt from them)",
     )
+    add_folder_argument(
+        parser,
+        "--parquet-dir",
+        "PARQUET_DIR",
+        "the Parquet landing: every run's rows also as Parquet, for DuckDB and Spark "
+        "(default: parquet/ beside the warehouse)",
+    )
+    parser.add_argument("--no-parquet", action="store_true", help="land no Parquet copy of the loads")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
 
 
@@ -276,6 +284,7 @@ def load_options(
             on_missing=args.on_missing, max_retire_share=args.max_retire_share, allow_retire=args.allow_retire
         ),
         archive=archive_dir(args),
+        parquet=None if args.no_parquet else (args.parquet_dir or parquet.default_dir(Path(args.db))),
     )
 
 

@@ -42,6 +42,7 @@ from .errors import ArchiveError, FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
 from .fetch import Fetched, HttpOptions, Validators, fetch
 from .occurrence import DEFAULT_MAX_KEYS
+from .parquet import Landing
 from .progress import Progress
 from .sales import SalesOptions, load_sales
 from .sales_parser import date_order
@@ -65,6 +66,7 @@ class LoadOptions:
     snapshot: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # edits and deletions in the sheet
     confine_to: Path | None = None  # local sources must be regular files inside this folder (--from-dir)
     archive: Path | None = None  # the landing archive's folder (loader.archive); None: no archive
+    parquet: Path | None = None  # the Parquet landing's folder (loader.parquet); None: no landing
 
 
 def load_feeds(
@@ -76,11 +78,14 @@ def load_feeds(
     if options.archive is not None:  # journal lines a crash after a commit left unwritten
         Archive(options.archive).catch_up(con)
     with tempfile.TemporaryDirectory(prefix="ventes-loader-") as workdir:
-        return [
+        results = [
             _load_feed(con, spec, sources[spec.name], options, batch_id, Path(workdir))
             for spec in FEEDS
             if spec.name in sources
         ]
+    if options.parquet is not None:  # the runs just committed, and any a crash left unlanded
+        Landing(options.parquet).catch_up(con)
+    return results
 
 
 def _load_feed(

@@ -17,10 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loader import archive, backup
+from loader import archive, backup, parquet
 from loader.backup import Retention
 from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
-from loader.db import add_db_argument
+from loader.db import add_db_argument, connect
 from loader.errors import LoaderError, WarehouseDamaged
 from loader.integrity import refuse_damaged
 
@@ -218,6 +218,14 @@ def _add_history(commands) -> None:
         "--db", type=Path, required=True, metavar="NEW.db", help="the new warehouse (must not exist)"
     )
 
+    export = commands.add_parser(
+        "export-parquet", help="write the Parquet landing of the warehouse again, whole (docs/scaling.md)"
+    )
+    add_db_argument(export, "the warehouse")
+    add_folder_argument(
+        export, "--parquet-dir", "PARQUET_DIR", "the Parquet landing (default: parquet/ beside the warehouse)"
+    )
+
 
 def _add_health(commands, alert_after: float) -> None:
     health = commands.add_parser("health", help="exit 0 when the last successful refresh is recent enough")
@@ -243,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait, args.report_dir)
     if args.command == "health":
         return health(Path(args.db), args.max_age, args.backup_dir)
-    if args.command in ("backup", "restore", "rebuild"):
+    if args.command in ("backup", "restore", "rebuild", "export-parquet"):
         return _history(args)
     if args.command == "docs":
         db = Path(args.db)
@@ -260,6 +268,10 @@ def _history(args: argparse.Namespace) -> int:
         if args.command == "backup":
             print(f"backup written and checked: {backup.take(db, args.to)}")
             return 0
+        if args.command == "export-parquet":
+            folder = args.parquet_dir or parquet.default_dir(db)
+            print(f"wrote the Parquet landing {folder}: {export_parquet(db, folder)} runs")
+            return 0
         if args.command == "restore":
             archive_dir = args.archive_dir or archive.default_dir(db)
             done = history.restore(args.backup_file, db, archive_dir, work)
@@ -274,6 +286,11 @@ def _history(args: argparse.Namespace) -> int:
     except (LoaderError, AlreadyRunning, OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:  # a restore or a rebuild numbers runs anew: their landing is written again, whole
+        export_parquet(db, parquet.default_dir(db))
+    except (OSError, sqlite3.Error) as exc:
+        print(f"warning: the Parquet landing could not be written ({exc}): run `python -m pipeline "
+              "export-parquet`", file=sys.stderr)  # fmt: skip
     if not done.dbt_ok:
         print(
             f"error: the data is back, but dbt build failed: run `dbt build` to see why\n{done.dbt_output}",
@@ -282,6 +299,17 @@ def _history(args: argparse.Namespace) -> int:
         return 1
     print("dbt build: ok")
     return 0
+
+
+def export_parquet(db: Path, folder: Path) -> int:
+    """The whole Parquet landing of ``db`` written again into ``folder``; returns the runs landed."""
+    if not db.is_file():
+        raise LoaderError(f"no warehouse at {db}: run the loader first (python -m loader)")
+    con = connect(db)
+    try:
+        return parquet.Landing(folder).export(con)
+    finally:
+        con.close()
 
 
 def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

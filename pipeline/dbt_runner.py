@@ -25,6 +25,9 @@ def dbt_env(db: Path, work: Path) -> dict[str, str]:
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # the other engines' files (--target duckdb | spark), in the same work folder
+        "DUCKDB_PATH": str(work / "warehouse.duckdb"),
+        "SPARK_WORK_DIR": str(work / "spark"),
     }
 
 

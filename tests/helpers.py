@@ -170,11 +170,11 @@ def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def load(db: Path, feeds: Path) -> None:
+def load(db: Path, feeds: Path, options: LoadOptions | None = None) -> None:
     """Load the three feeds of a folder with the loader library."""
     con = connect(db)
     try:
-        results = load_feeds(con, {spec.name: str(feeds / spec.file_name) for spec in FEEDS}, LoadOptions())
+        results = load_feeds(con, {spec.name: str(feeds / spec.file_name) for spec in FEEDS}, options)
     finally:
         con.close()
     assert all(r.ok for r in results), results

@@ -54,9 +54,9 @@ def test_french_excel_products_with_semicolons_decimal_commas_and_quoted_commas(
     )
     url = server.serve("/produits.csv", body)
     assert run(db, products=url)["products"].rows_inserted == 2
-    assert query(db, "select product_name, price from raw_products order by product_ref") == [
-        ("Bol, grand modèle", 1234.5),
-        ("Tasse", 4.9),
+    assert query(db, "select product_name, price_cents from raw_products order by product_ref") == [
+        ("Bol, grand modèle", 123450),
+        ("Tasse", 490),
     ]
 
 

@@ -135,8 +135,10 @@ def test_product_price_change_creates_a_new_version(server: FeedServer, db: Path
     assert (changed.rows_inserted, changed.rows_duplicate) == (1, 1)
     server.routes["/produits.csv"].body = csv_body(PRODUCTS_HEADER, v1)  # back to the old price
     assert run(db, products=url)["products"].rows_inserted == 1
-    prices = query(db, "select price from raw_products where product_ref = 'REF001' order by version_id")
-    assert prices == [(49.99,), (54.99,), (49.99,)]
+    prices = query(
+        db, "select price_cents from raw_products where product_ref = 'REF001' order by version_id"
+    )
+    assert prices == [(4999,), (5499,), (4999,)]
     assert run(db, LoadOptions(http=FAST, force=True), products=url)["products"].rows_inserted == 0
 
 

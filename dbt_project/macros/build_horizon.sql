@@ -7,10 +7,13 @@
 -#}
 
 {% macro build_horizon_relation() -%}
-"{{ target.schema }}"."dbt_build_horizon"
+{{ adapter.quote(target.schema) }}.{{ adapter.quote('dbt_build_horizon') }}
 {%- endmacro %}
 
 {% macro create_build_horizon() -%}
+{{ return(adapter.dispatch('create_build_horizon', 'ventes_pme')()) }}
+{%- endmacro %}
+{% macro default__create_build_horizon() -%}
 create table if not exists {{ build_horizon_relation() }} (
       singleton integer primary key check (singleton = 1),
       loader_run_id integer not null,
@@ -20,6 +23,9 @@ create table if not exists {{ build_horizon_relation() }} (
 
 {#- run/build: move the horizon to the newest committed run; other commands: keep it -#}
 {% macro advance_build_horizon() -%}
+{{ return(adapter.dispatch('advance_build_horizon', 'ventes_pme')()) }}
+{%- endmacro %}
+{% macro default__advance_build_horizon() -%}
 {%- if flags.WHICH in ('run', 'build') -%}
   insert into {{ build_horizon_relation() }} (singleton, loader_run_id, set_at)
   values (1, (select coalesce(max(run_id), 0) from "{{ target.schema }}"."loader_runs"), '{{ run_started_at.isoformat() }}')
@@ -30,19 +36,16 @@ insert or ignore into {{ build_horizon_relation() }} (singleton, loader_run_id, 
 {%- endif -%}
 {%- endmacro %}
 
-{#- an empty warehouse (no loader run yet): stop with what to do instead of "no such table" -#}
-{% macro require_loaded_warehouse() -%}
-{%- if execute -%}
-{%- set found = run_query(
-    "select count(*) from \"" ~ target.schema ~ "\".sqlite_master where type = 'table' and name = 'loader_runs'"
-) -%}
-{%- if found.columns[0].values()[0] == 0 -%}
-{{ exceptions.raise_compiler_error(
-    "The warehouse " ~ env_var('WAREHOUSE_DB', 'data/warehouse.db')
-    ~ " has never been loaded: run the loader first (`python -m loader`, or `make demo` for demo data;"
-    ~ " set WAREHOUSE_DB to use another warehouse), then dbt again."
-) }}
+{#- Spark: no keys, no upsert; a one-row Parquet table rewritten whole -#}
+{% macro spark__create_build_horizon() -%}
+create table if not exists {{ build_horizon_relation() }} (singleton int, loader_run_id bigint, set_at string) using parquet
+{%- endmacro %}
+{% macro spark__advance_build_horizon() -%}
+{%- if flags.WHICH in ('run', 'build') -%}
+insert overwrite table {{ build_horizon_relation() }}
+select 1, coalesce(max(run_id), 0), '{{ run_started_at.isoformat() }}' from {{ target.schema }}.loader_runs
+{%- else -%}
+insert into {{ build_horizon_relation() }}
+select 1, 0, '{{ run_started_at.isoformat() }}' where not exists (select 1 from {{ build_horizon_relation() }})
 {%- endif -%}
-{%- endif -%}
-select 1
 {%- endmacro %}

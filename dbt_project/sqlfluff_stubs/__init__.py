@@ -19,9 +19,16 @@ def _call(name: str):
     return render
 
 
+# dispatched macros that render a whole query, not an expression
+_QUERIES = {"every_day": lambda cte, bounds: f"select {bounds}.first_day as date_day from {bounds}"}
+
+
 class _Adapter:
     def dispatch(self, macro_name: str, macro_namespace: str | None = None):
-        return _call(macro_name)
+        return _QUERIES.get(macro_name) or _call(macro_name)
+
+    def quote(self, name: str) -> str:
+        return f'"{name}"'
 
 
 adapter = _Adapter()
@@ -33,7 +40,7 @@ dbt = SimpleNamespace(
     dateadd=_call("dateadd"),
     datediff=_call("datediff"),
 )
-target = SimpleNamespace(schema="main", name="dev")
+target = SimpleNamespace(schema="main", name="sqlite")
 run_started_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 invocation_id = "00000000-0000-0000-0000-000000000000"
 flags = SimpleNamespace(WHICH="build")

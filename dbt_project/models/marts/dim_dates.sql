@@ -19,16 +19,9 @@ bounds as (
 
 ),
 
-spine (date_day) as (
+spine as (
 
-    select first_day from bounds
-    where first_day is not null
-
-    union all
-
-    select {{ add_days('date_day', 1) }}
-    from spine
-    where date_day < (select bounds.last_day from bounds)
+    {{ every_day('spine', 'bounds') }}
 
 ),
 

@@ -5,8 +5,9 @@
         on_schema_change='fail',
         post_hook=[
             unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at'), plain_index('load_run_id'),
-            "delete from {{ this }} where sale_id in (select sale_id from {{ ref('int_sales_retired') }})"
-        ]
+            "{{ remove_retired_sales(ref('int_sales_retired')) }}"
+        ],
+        **by_day_incremental_config()
     )
 }}
 
@@ -41,31 +42,75 @@ stores as (
 
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and rewrites_whole_days() %}
+built as (
+
+    select
+        sale_id,
+        sale_date
+    from {{ this }}
+
+),
+
+retired as (
+
+    select * from {{ ref('int_sales_retired') }}
+
+),
+
+touched_days as (
+
+    -- engines that rewrite whole days (macros/engines.sql): every sale of a day with a sale
+    -- not built yet or a built sale since retired
+    select sales.sale_date from sales
+    where not exists (
+            select 1 from built
+            where built.sale_id = sales.sale_id
+        )
+
+    union
+
+    select built.sale_date
+    from built
+    inner join retired on built.sale_id = retired.sale_id
+
+),
+
+new_sales as (
+
+    select * from sales
+    where sale_date in (select touched_days.sale_date from touched_days)
+
+),
+{% elif is_incremental() %}
 already_built as (
 
     select sale_id from {{ this }}
 
 ),
-{% endif %}
 
 new_sales as (
 
     select * from sales
-    {% if is_incremental() %}
     where not exists (
             select 1 from already_built
             where already_built.sale_id = sales.sale_id
         )
-    {% endif %}
 
 ),
+{% else %}
+new_sales as (
+
+    select * from sales
+
+),
+{% endif %}
 
 priced as (
 
     select
         cast(new_sales.sale_id as {{ dbt.type_string() }}) as sale_id,
-        cast(new_sales.sale_date as {{ dbt.type_string() }}) as sale_date,
+        new_sales.sale_date,
         cast(new_sales.product_id as {{ dbt.type_string() }}) as product_id,
         cast(new_sales.store_id as {{ dbt.type_string() }}) as store_id,
         cast(new_sales.quantity as {{ dbt.type_int() }}) as quantity,

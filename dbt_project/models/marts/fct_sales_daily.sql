@@ -3,17 +3,8 @@
         materialized='incremental',
         unique_key='daily_key',
         on_schema_change='append_new_columns',
-        post_hook=[
-            unique_index('daily_key'),
-            "delete from {{ this }}
-             where sale_date in (
-                    select s.sale_date from {{ ref('int_sales_retired') }} as r
-                    inner join {{ ref('stg_sales') }} as s on r.sale_id = s.sale_id)
-                and not exists (
-                    select 1 from {{ ref('fct_sales') }} as f
-                    where f.sale_date = {{ this }}.sale_date and f.product_id = {{ this }}.product_id
-                        and f.store_id = {{ this }}.store_id)"
-        ]
+        post_hook=[unique_index('daily_key'), "{{ remove_emptied_groups(ref('int_sales_retired'), ref('stg_sales'), ref('fct_sales')) }}"],
+        **by_day_incremental_config()
     )
 }}
 
