@@ -17,9 +17,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# dependencies first: this layer is rebuilt only when requirements.txt changes
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# dependencies first: this layer is rebuilt only when the requirements change. ENGINE=duckdb or
+# ENGINE=spark (build argument) adds that engine for the same dbt models (docs/scaling.md): the
+# images of the compose profiles duckdb and spark; Spark also needs Debian's headless Java 17.
+ARG ENGINE=
+COPY requirements*.txt ./
+RUN pip install --no-cache-dir -r requirements.txt \
+    && if [ -n "$ENGINE" ]; then pip install --no-cache-dir -r "requirements-$ENGINE.txt"; fi \
+    && if [ "$ENGINE" = spark ]; then apt-get update -q \
+         && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless \
+         && rm -rf /var/lib/apt/lists/*; fi
 
 RUN useradd --create-home --uid 10001 app \
     && mkdir -p /data \

@@ -12,7 +12,7 @@ export WAREHOUSE_DB ?= $(CURDIR)/data/warehouse.db
 export DBT_SQLITE_SCHEMA_DIR ?= $(CURDIR)/data/dbt_schemas
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv test lint demo run watch serve build bench docker-test docs diagrams screenshots clean
+.PHONY: help venv test lint demo run watch serve build bench docker-test docs diagrams screenshots clean engines engines-test
 
 help: ## this list (every target with a description after two hashes)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/make \1\t- \2/' | expand -t 20
@@ -67,6 +67,19 @@ diagrams: ## docs/architecture.svg from docs/architecture.dot (Graphviz)
 screenshots: venv ## screenshots of the dashboard and the served synthesis sheet into docs/ (Chromium)
 	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_dashboard.py -k real_browser
 
+# The same dbt models on DuckDB and Spark (docs/scaling.md): their adapters in the venv, and
+# Debian's headless Java 17 for Spark when no `java` is on the PATH (as root, or with sudo).
+engines: venv ## install the DuckDB and Spark engines (dbt build --target duckdb|spark)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-duckdb.txt -r requirements-spark.txt
+	@command -v java >/dev/null || { as_root=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -q openjdk-17-jre-headless >/dev/null \
+	  || { $$as_root apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       $$as_root apt-get install -y -q openjdk-17-jre-headless >/dev/null; }; }
+
+# REQUIRE_ENGINES (CI: duckdb,spark) makes a missing engine a failure instead of a skip
+engines-test: engines ## the models on DuckDB and Spark: every mart equal to SQLite's, full and incremental
+	REQUIRE_ENGINES=$${REQUIRE_ENGINES-duckdb,spark} $(BIN)/python -m pytest -m engines -q tests/test_engines.py
+
 docker-test: ## build the images and test every Docker service end to end
 	bash tests/docker/run.sh
 
@@ -76,6 +89,8 @@ bench: venv ## benchmarks, written to docs/benchmarks.md
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.sqlite_floor
 	$(BIN)/python -m bench.history
+	$(MAKE) engines
+	$(BIN)/python -m bench.engines
 
 clean: ## remove the venv, data/ and dbt's files
 	rm -rf $(VENV) .pytest_cache .ruff_cache target logs

@@ -59,7 +59,9 @@ def default_dir(db: Path) -> Path:
 def schema(con: sqlite3.Connection, table: str) -> pa.Schema:
     """The Arrow schema of a warehouse table, from its declared SQLite types."""
     columns = con.execute(f"pragma table_info({table})").fetchall()
-    return pa.schema([(name, _TYPES.get(declared.lower(), pa.string())) for _cid, name, declared, *_ in columns])
+    return pa.schema(
+        [(name, _TYPES.get(declared.lower(), pa.string())) for _cid, name, declared, *_ in columns]
+    )
 
 
 def _write(path: Path, table_schema: pa.Schema, rows: Iterable[tuple]) -> None:
@@ -99,13 +101,16 @@ class Landing:
             if 0 not in landed:
                 _write(self._run_file(table.name, 0), schema(con, table.name), [])
             loaded = con.execute(
-                "select run_id from loader_runs where feed = ? and status = 'loaded' order by run_id", (table.feed,)
+                "select run_id from loader_runs where feed = ? and status = 'loaded' order by run_id",
+                (table.feed,),
             ).fetchall()
             for (run_id,) in loaded:
                 if run_id not in landed:
                     self.land(con, table, run_id)
                     written += 1
-        _write(self.folder / RUNS / PART, schema(con, RUNS), con.execute(f"select * from {RUNS} order by run_id"))
+        _write(
+            self.folder / RUNS / PART, schema(con, RUNS), con.execute(f"select * from {RUNS} order by run_id")
+        )
         return written
 
     def land(self, con: sqlite3.Connection, table: Table, run_id: int) -> None:

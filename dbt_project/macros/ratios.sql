@@ -2,11 +2,12 @@
   The ratios the analysis marts share, written once so that every breakdown computes them the
   same way: a share of the column's total, a rank by a measure (1 = largest, ties share a
   rank), and a ratio that is null rather than an error when the denominator is 0. Both are
-  fractions even of whole numbers (cents, counts): SQLite divides integers as integers.
+  doubles on every engine: SQLite divides integers as integers, and Spark gives a quotient of
+  decimals only 6 decimals (ratios and averages are not money: money is summed in cents).
 -#}
 
 {% macro share_of_total(measure) -%}
-{{ measure }} * 1.0 / nullif(sum({{ measure }}) over (), 0)
+cast({{ measure }} as double) / nullif(sum({{ measure }}) over (), 0)
 {%- endmacro %}
 
 {% macro rank_by(measure) -%}
@@ -14,5 +15,5 @@ rank() over (order by {{ measure }} desc)
 {%- endmacro %}
 
 {% macro safe_ratio(numerator, denominator) -%}
-({{ numerator }}) * 1.0 / nullif({{ denominator }}, 0)
+cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
 {%- endmacro %}

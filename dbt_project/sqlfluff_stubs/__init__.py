@@ -36,6 +36,7 @@ dbt = SimpleNamespace(
     type_string=lambda: "text",
     type_int=lambda: "integer",
     type_numeric=lambda: "real",
+    type_float=lambda: "float",
     concat=lambda parts: " || ".join(parts),
     dateadd=_call("dateadd"),
     datediff=_call("datediff"),

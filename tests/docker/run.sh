@@ -56,6 +56,25 @@ say "dbt build (run + test)"
 "${compose[@]}" run --rm dbt run --select mart_revenue_total
 "${compose[@]}" run --rm dbt test --select mart_revenue_total
 
+say "the same models on DuckDB and Spark (compose profiles), over the Parquet landing in the volume"
+engines=("${compose[@]}" --profile duckdb --profile spark)
+"${engines[@]}" build dbt-duckdb dbt-spark
+"${engines[@]}" run --rm dbt-duckdb build
+"${engines[@]}" run --rm dbt-spark build
+"${engines[@]}" run --rm --entrypoint python dbt-duckdb -c "
+import duckdb, sqlite3
+mart = 'select total_revenue, sales_count from {}mart_revenue_total'
+d = duckdb.connect('/data/warehouse.duckdb', read_only=True).execute(mart.format('main.')).fetchone()
+s = sqlite3.connect('/data/warehouse.db').execute(mart.format('')).fetchone()
+assert (float(d[0]), d[1]) == s, (d, s)
+print('DuckDB mart_revenue_total = SQLite:', s)"
+"${engines[@]}" run --rm --entrypoint python dbt-spark -c "
+import pyarrow.parquet as pq, sqlite3
+t = pq.read_table('/data/spark/warehouse/main.db/mart_revenue_total').to_pylist()[0]
+s = sqlite3.connect('/data/warehouse.db').execute('select total_revenue, sales_count from mart_revenue_total').fetchone()
+assert (float(t['total_revenue']), t['sales_count']) == s, (t, s)
+print('Spark mart_revenue_total = SQLite:', s)"
+
 say "up docs warehouse"
 "${compose[@]}" up -d docs warehouse
 

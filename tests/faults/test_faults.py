@@ -136,6 +136,10 @@ CASES = [
         'Théière,REF001,"1\u2009299,00 €",10', 'Moulin,REF002,"1\u202f299,50\u00a0€",5',
         'Bol,REF003,"1\u2007299,00",5', 'Tasse,REF004,"1\u200a299,00",5',
     ]), feed="products", stored=["Bol", "Moulin", "Tasse", "Théière"]),
+    Case("prices-with-a-fraction-of-a-cent", csv_body(PRODUCTS_HEADER, [
+        PRODUCTS[0], "Moulin,REF002,\"1,999\",5", "Bol,REF003,0.001,5", "Tasse,REF004,\"4,900\",5",
+    ]), feed="products", stored=["Tasse", "Théière en fonte"],
+         rejects=["fraction of a cent", "fraction of a cent"]),
     Case("references-normalised", csv_body(SALES_HEADER, [
         "2023-05-27,ref001,5,1", "2023-05-27,REF001\u200b,5,1", "2023-05-27, Ｒef001 ,5,01",
     ]), stored=["2023-05-27|REF001|1|5|1", "2023-05-27|REF001|1|5|2", "2023-05-27|REF001|1|5|3"]),
