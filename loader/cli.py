@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import archive, parquet
+from . import archive, envvars, parquet
 from .audit import FeedResult
 from .db import add_db_argument, connect
-from .errors import Interrupted, WarehouseDamaged
+from .errors import BadVariable, Interrupted, WarehouseDamaged
 from .feeds import FEEDS
 from .fetch import HttpOptions
 from .integrity import refuse_damaged
@@ -61,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ON_MISSING = ("retire", "keep")  # --on-missing, LOADER_ON_MISSING
+
+
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     """The warehouse, the sources and every loading option: shared with ``python -m pipeline``."""
     add_db_argument(parser, "SQLite warehouse file, created if missing")
@@ -69,7 +71,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from-dir",
         metavar="DIR",
-        default=os.environ.get("LOADER_FROM_DIR") or None,
+        default=envvars.read("LOADER_FROM_DIR"),
         help="read the three feeds from files in DIR (env LOADER_FROM_DIR)",
     )
     parser.add_argument(
@@ -91,7 +93,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sales-id-column",
-        default=os.environ.get("LOADER_SALES_ID_COLUMN") or None,
+        default=envvars.read("LOADER_SALES_ID_COLUMN"),
         metavar="HEADER",
         help="use this column of the sales feed as sale_id instead of deriving one "
         "(env LOADER_SALES_ID_COLUMN)",
@@ -137,8 +139,8 @@ def _add_value_and_history_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--on-missing",
-        choices=["retire", "keep"],
-        default=os.environ.get("LOADER_ON_MISSING") or "retire",
+        choices=ON_MISSING,
+        default=envvars.read("LOADER_ON_MISSING", choices=ON_MISSING) or "retire",
         help="a sale missing from the sheet inside its dates: retire it (an edit or a deletion, the "
         "default) or keep it (strictly append-only sheets) (env LOADER_ON_MISSING)",
     )
@@ -179,7 +181,7 @@ def add_folder_argument(parser: argparse.ArgumentParser, flag: str, env: str, he
     """A folder option whose default is an environment variable (then a default the command
     derives from the warehouse when both are unset: None here)."""
     parser.add_argument(
-        flag, type=Path, default=os.environ.get(env) or None, metavar="DIR", help=f"{help} (env {env})"
+        flag, type=Path, default=envvars.read(env, Path), metavar="DIR", help=f"{help} (env {env})"
     )
 
 
@@ -229,7 +231,7 @@ def resolve_sources(args: argparse.Namespace) -> dict[str, str]:
         elif args.from_dir:
             sources[spec.name] = str(Path(args.from_dir) / spec.file_name)
         else:
-            sources[spec.name] = os.environ.get(spec.env_var) or spec.default_url
+            sources[spec.name] = envvars.read(spec.env_var) or spec.default_url
     return sources
 
 
@@ -294,8 +296,13 @@ def archive_dir(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    envvars.report_unknown()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except BadVariable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     options = load_options(parser, args, sys.stderr.isatty() if args.progress is None else args.progress)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -83,5 +83,13 @@ class OutOfOrder(Exception):
     was forgotten, the file is read again with an unbounded counter (``loader.occurrence``)."""
 
 
+class BadVariable(ValueError):
+    """An environment variable's value its flag would refuse; the commands exit 2 with it, as
+    argparse does for the flag (loader.envvars)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"environment variable {name}: {why}")
+
+
 class InvalidValue(ValueError):
     """A field that cannot be parsed; the message becomes the row's reject reason."""

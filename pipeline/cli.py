@@ -10,18 +10,18 @@ environment variables), so whatever ``python -m loader`` loads, ``pipeline run``
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sqlite3
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from loader import archive, backup, parquet
+from loader import archive, backup, envvars, parquet
 from loader.backup import Retention
 from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument, connect
-from loader.errors import LoaderError, WarehouseDamaged
+from loader.errors import BadVariable, LoaderError, WarehouseDamaged
 from loader.integrity import refuse_damaged
 
 from . import history
@@ -48,14 +48,26 @@ by SIGTERM or Ctrl-C, 1 when another refresh holds the lock; health: 0 healthy, 
 """
 
 
-def _env_number(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return positive(float)(text)
-    except argparse.ArgumentTypeError as exc:
-        raise SystemExit(f"error: environment variable {name}: {exc}") from None
+def interval(text: str) -> float:
+    """Seconds between polls: 0.1 s (local files, tests) to a day (--interval, REFRESH_INTERVAL)."""
+    seconds = positive(float)(text)
+    if not 0.1 <= seconds <= 86_400:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} seconds is outside 0.1 .. 86400 (a tenth of a second to a day)"
+        )
+    return seconds
+
+
+def webhook_url(text: str) -> str:
+    """An http(s) URL with a host (--alert-webhook, ALERT_WEBHOOK_URL): checked at start, so a
+    typo is not found at the first failure, when the alert is needed."""
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL with a host")
+    return text.strip()
+
+
+LOG_FORMATS = ("text", "json")  # --log-format, LOG_FORMAT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,15 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    interval = _env_number("REFRESH_INTERVAL", 60.0)
-    alert_after = _env_number("ALERT_AFTER", 0) or 3 * interval  # for health and serve; watch: 3 x --interval
+    every = envvars.read("REFRESH_INTERVAL", interval) or 60.0
+    alert_after = (
+        envvars.read("ALERT_AFTER", positive(float)) or 3 * every
+    )  # health, serve; watch: 3 x --interval
     refreshing = _refreshing_options()
     commands.add_parser(
         "run",
         parents=[refreshing],
         help="one refresh: load the feeds, dbt build if anything changed, write the synthesis sheet",
     )
-    _add_watch(commands, refreshing, interval)
+    _add_watch(commands, refreshing, every)
     _add_serve(commands, alert_after)
     _add_docs(commands)
     _add_history(commands)
@@ -95,28 +109,28 @@ def _refreshing_options() -> argparse.ArgumentParser:
     refreshing.add_argument("--no-report", action="store_true", help="do not write the synthesis sheet")
     refreshing.add_argument(
         "--log-format",
-        choices=["text", "json"],
-        default=os.environ.get("LOG_FORMAT") or "text",
+        choices=LOG_FORMATS,
+        default=envvars.read("LOG_FORMAT", choices=LOG_FORMATS) or "text",
         help="one line per event, as text or JSON (env LOG_FORMAT)",
     )
 
     return refreshing
 
 
-def _add_watch(commands, refreshing: argparse.ArgumentParser, interval: float) -> None:
+def _add_watch(commands, refreshing: argparse.ArgumentParser, every: float) -> None:
     watch = commands.add_parser(
         "watch", parents=[refreshing], help="refresh every --interval seconds, forever"
     )
     watch.add_argument(
         "--interval",
-        type=positive(float),
-        default=interval,
-        help=f"seconds between polls (env REFRESH_INTERVAL, {interval:g})",
+        type=interval,
+        default=every,
+        help=f"seconds between polls, 0.1 .. 86400 (env REFRESH_INTERVAL, {every:g})",
     )
     watch.add_argument(
         "--alert-after",
         type=positive(float),
-        default=_env_number("ALERT_AFTER", 0) or None,
+        default=envvars.read("ALERT_AFTER", positive(float)),
         help="seconds without a successful refresh before alerting (env ALERT_AFTER; 3 intervals)",
     )
     watch.add_argument(
@@ -140,7 +154,8 @@ def _add_watch(commands, refreshing: argparse.ArgumentParser, interval: float) -
     )
     watch.add_argument(
         "--alert-webhook",
-        default=os.environ.get("ALERT_WEBHOOK_URL") or None,
+        type=webhook_url,
+        default=envvars.read("ALERT_WEBHOOK_URL", webhook_url),
         metavar="URL",
         help="POST a JSON message here on failure, recovery and staleness (env ALERT_WEBHOOK_URL)",
     )
@@ -245,8 +260,13 @@ def _add_health(commands, alert_after: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    envvars.report_unknown()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except BadVariable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait, args.report_dir)
     if args.command == "health":
