@@ -43,8 +43,8 @@ ALERT_WEBHOOK_URL (POST a JSON message on failure, recovery and staleness), REPO
 the synthesis sheet goes: <warehouse folder>/report), LOG_FORMAT (text or json), and the
 loader's LOADER_SALES_URL, LOADER_PRODUCTS_URL, LOADER_STORES_URL.
 
-exit status: run: 0 refreshed or unchanged, 1 failed, 143/130 interrupted; watch: 0 when stopped
-by SIGTERM or Ctrl-C, 1 when another refresh holds the lock; health: 0 healthy, 1 not.
+exit status: run: 0 refreshed or unchanged, 1 failed, 143/130/129 interrupted; watch: 0 when stopped
+by SIGTERM, SIGHUP or Ctrl-C, 1 when another refresh holds the lock; health: 0 healthy, 1 not.
 """
 
 
@@ -373,7 +373,7 @@ def _run_once(config: RefreshConfig, log: EventLog) -> int:
 def _watch(config: RefreshConfig, args: argparse.Namespace, log: EventLog) -> int:
     stopper = Stopper()
     stopper.install()
-    alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db))
+    alerts = Alerts(log, args.alert_webhook, warehouse=str(config.db), abandon=stopper.requested)
     settings = WatchConfig(
         interval=args.interval,
         alert_after=args.alert_after or 3 * args.interval,

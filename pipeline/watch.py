@@ -36,7 +36,9 @@ from .refresh import RefreshConfig, refresh_once
 
 
 class Stopper:
-    """SIGTERM/SIGINT handling: a flag between refreshes, an exception during one."""
+    """SIGTERM/SIGINT/SIGHUP handling: a flag between refreshes, an exception during one. SIGHUP
+    (the terminal or the session that started the service went away) ends it like SIGTERM: a
+    refresh never stays `running` in pipeline_runs."""
 
     def __init__(self) -> None:
         self.requested = threading.Event()
@@ -44,7 +46,7 @@ class Stopper:
         self.signal_name: str | None = None
 
     def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, _frame: object) -> None:

@@ -7,15 +7,11 @@ JSON log lines (one per event) and checks the warehouse against figures computed
 
 from __future__ import annotations
 
-import json
-import queue
 import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,13 +21,13 @@ from helpers import (
     SALES_HEADER,
     STORES_HEADER,
     FeedServer,
+    Service,
     WebhookReceiver,
     csv_body,
     query,
     scalar,
+    service_env,
 )
-
-from pipeline.dbt_runner import dbt_env
 
 PRICES = {"REF001": 10.0, "REF002": 2.5}
 PRODUCTS = [f"Produit {ref[-1]},{ref},{price:.2f},100" for ref, price in PRICES.items()]
@@ -72,74 +68,6 @@ class Sheets:
                 ("stores", "/magasins.csv"),
             )
         ]
-
-
-def service_env(db: Path, extra: dict[str, str] | None) -> dict[str, str]:
-    """The environment of a pipeline process on ``db``: dbt's files in a folder of the test's."""
-    return {**dbt_env(db, db.parent / "dbt"), **(extra or {})}
-
-
-class Service:
-    """``python -m pipeline <command>`` in a child process; its JSON events gathered as they come."""
-
-    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None, preexec_fn=None):
-        self.events: list[dict] = []
-        self._lines: queue.Queue[dict] = queue.Queue()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", *args, "--db", str(db), "--log-format", "json"],
-            cwd=ROOT,
-            env=service_env(db, env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=preexec_fn,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:  # every line one JSON event: nothing else may reach stdout
-            try:
-                self._lines.put(json.loads(line))
-            except ValueError:
-                self._lines.put({"event": "NOT JSON", "line": line})
-
-    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self._lines.empty():
-                    break
-                continue
-            self.events.append(event)
-            if predicate(event):
-                return event
-        raise AssertionError(
-            f"no such event within {timeout} s; got {self.events[-10:]}; stderr: {self.stderr()}"
-        )
-
-    def drain(self) -> list[dict]:
-        """The events read but not waited for yet."""
-        events = []
-        while not self._lines.empty():
-            events.append(self._lines.get())
-        return events
-
-    def refresh(self, timeout: float = 120) -> dict:
-        return self.wait_for(lambda e: e["event"] == "refresh", timeout)
-
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return "(still running)"
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 @pytest.fixture
