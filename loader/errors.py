@@ -65,6 +65,11 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+class DeadlineExpired(BaseException):
+    """The whole exchange with a server ran past --max-seconds (loader.fetch.hard_deadline).
+    A BaseException: no library's ``except Exception`` swallows it on its way up."""
+
+
 class Retryable(Exception):
     """A fetch attempt failed in a way worth another attempt (a 5xx, a 429, a reset): caught by
     the retry loop of ``loader.fetch``, never seen by a user; ``retry_after`` is the server's."""

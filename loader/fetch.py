@@ -12,7 +12,11 @@ fetched a second time and loaded only if both copies are identical. An overall d
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -21,7 +25,7 @@ import requests
 import urllib3
 
 from .body import CHUNK, Body, receive
-from .errors import FetchError, Retryable, Truncated
+from .errors import DeadlineExpired, FetchError, Retryable, Truncated
 from .urlpolicy import MAX_REDIRECTS, check_redirect
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -105,8 +109,47 @@ def _local(source: str, confine_to: Path | None = None) -> Fetched:
     )
 
 
+@contextmanager
+def hard_deadline(deadline: float) -> Iterator[None]:
+    """Raise DeadlineExpired wherever the code stands when ``deadline`` (monotonic) passes.
+
+    Socket timeouts bound each wait, not their sum: a server that sends its status line and
+    headers a byte at a time, each within the read timeout, would hold the loader for ever. An
+    interval timer (SIGALRM) bounds the whole exchange: connect, status line, headers, body,
+    every retry and its back-off. Signals reach the main thread only: elsewhere (a loader run
+    from a thread) the per-wait timeouts and the body's own deadline are what remains.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise DeadlineExpired()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.monotonic()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _fetch_http(url: str, dest: Path, previous: Validators, options: HttpOptions) -> Fetched:
     deadline = time.monotonic() + options.max_seconds
+    try:
+        with hard_deadline(deadline):
+            return _fetch_http_until(url, dest, previous, options, deadline)
+    except DeadlineExpired:
+        raise FetchError(
+            f"the exchange with {url} took longer than {options.max_seconds:g} s (--max-seconds), "
+            "headers and retries included: the server is too slow or stalling; try again later"
+        ) from None
+
+
+def _fetch_http_until(
+    url: str, dest: Path, previous: Validators, options: HttpOptions, deadline: float
+) -> Fetched:
     http = requests.Session()
     headers = {"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1", "Accept-Encoding": "identity"}
     if previous.etag:

@@ -213,7 +213,29 @@ def _gzip(body: bytes) -> bytes:
     return gzip.compress(body)
 
 
+def _drip_head(handler: BaseHTTPRequestHandler, route: Route) -> None:
+    """The status line and headers a byte every 0.1 s (each byte well within any read timeout:
+    13 s in all), then the whole body: only a deadline on the whole exchange cuts it."""
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\nContent-Length: {len(route.body)}\r\n"
+        f"X-Padding: {'x' * 60}\r\n\r\n"
+    ).encode()
+    try:
+        for byte in head:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.1)
+        handler.wfile.write(route.body)
+    except OSError:
+        pass
+    handler.close_connection = True
+
+
 HOSTILE = {
+    # the status line and headers a byte at a time
+    "drip-head": _drip_head,
+    # the connection is accepted, nothing is ever said (8 s, then the server hangs up)
+    "silent": lambda h, r: time.sleep(8),
     # no Content-Length, the connection closes in the middle of a line
     "nolength-cut": lambda h, r: _raw(h, {"Content-Type": r.content_type}, r.body[:-1]),
     # no Content-Length, the whole body: verifiable only by fetching it again

@@ -56,6 +56,9 @@ class Case:
     stored: list[str] | None = None  # sale ids (sales) or names (products) expected in the raw table
     rejects: list[str] = field(default_factory=list)  # a part of each reject reason, in line order
     encoding: str | None = None
+    # a deadline promise: the load ends within --max-seconds and this margin, whatever the server
+    # does (a hard bound, not a speed measure: the server would hold it for 13 s or more)
+    within_deadline: bool = False
 
 
 def sale_ids(lines: list[str]) -> list[str]:
@@ -85,7 +88,14 @@ CASES = [
     Case("redirect-loop", SALES_BODY, ["redirect-loop"] * 10, status="failed", error="more than 5 redirects",
          stored=[]),
     Case("drips-one-byte-at-a-time", SALES_BODY, ["drip"], http={"max_seconds": 1.0, "retries": 0},
-         status="failed", error="--max-seconds", stored=[]),
+         status="failed", error="--max-seconds", stored=[], within_deadline=True),
+    Case("drips-its-headers", SALES_BODY, ["drip-head"], http={"max_seconds": 1.0, "retries": 0, "read_timeout": 30},
+         status="failed", error="--max-seconds", stored=[], within_deadline=True),
+    Case("drips-its-headers-at-every-retry", SALES_BODY, ["drip-head"] * 4,
+         http={"max_seconds": 1.5, "retries": 3, "backoff": 0.1, "read_timeout": 30},
+         status="failed", error="--max-seconds", stored=[], within_deadline=True),
+    Case("silent-after-connect", SALES_BODY, ["silent"], http={"max_seconds": 1.0, "retries": 2, "read_timeout": 30},
+         status="failed", error="--max-seconds", stored=[], within_deadline=True),
     Case("larger-than-max-bytes", SALES_BODY, [], http={"max_bytes": 40}, status="failed",
          error="--max-bytes", stored=[]),
     Case("html-login-page", SALES_BODY, ["html"], status="failed", error="HTML page", stored=[]),
@@ -151,9 +161,13 @@ def test_fault(case: Case, server: FeedServer, db: Path) -> None:
     url = server.serve(f"/{case.feed}.csv", case.body, content_type=case.content_type)
     server.routes[f"/{case.feed}.csv"].faults = list(case.faults)
     http = {**FAST.__dict__, "retries": 3, "read_timeout": 2.0, **case.http}
+    started = time.monotonic()
     result = run(db, LoadOptions(http=HttpOptions(**http)), **{case.feed: url})[case.feed]
+    took = time.monotonic() - started
 
     assert result.status == case.status, result.error
+    if case.within_deadline:
+        assert took < http["max_seconds"] + 3, f"{took:.1f} s for --max-seconds {http['max_seconds']}"
     if case.error:
         assert case.error in (result.error or ""), result.error
     run_row = query(db, "select status, error, encoding from loader_runs order by run_id desc limit 1")[0]
