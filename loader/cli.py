@@ -13,7 +13,7 @@ from pathlib import Path
 from . import archive, envvars, parquet
 from .audit import FeedResult
 from .db import add_db_argument, connect
-from .errors import BadVariable, Interrupted, WarehouseDamaged
+from .errors import BadVariable, Interrupted, NotAWarehouse, WarehouseDamaged
 from .feeds import FEEDS
 from .fetch import HttpOptions
 from .integrity import refuse_damaged
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, options: LoadOptions) -> int:
     try:
         refuse_damaged(Path(args.db))
-    except WarehouseDamaged as exc:
+    except (NotAWarehouse, WarehouseDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:

@@ -52,6 +52,10 @@ class WarehouseDamaged(LoaderError):
     (``loader.integrity``)."""
 
 
+class NotAWarehouse(LoaderError):
+    """``--db`` names a folder or a file that is not SQLite: refused before anything is written."""
+
+
 class WarehouseUnavailable(Exception):
     """The warehouse file is missing or cannot be read, for a reader (a report, the dashboard,
     a doc generator); the message says what to run first (``loader.db.read_only``)."""

@@ -13,7 +13,30 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .errors import WarehouseDamaged
+from .errors import NotAWarehouse, WarehouseDamaged
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def not_a_warehouse(path: Path) -> str | None:
+    """Why ``path`` cannot be a warehouse at all (a folder, a file of another kind), or None.
+
+    Cheap (16 bytes read): every command checks it first, so that a wrong ``--db`` is one clear
+    line, not "file is not a database" from deep inside a library.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"--db {path} is a folder, not a SQLite file: give the warehouse file (for example {path / 'warehouse.db'})"
+    if path.is_file():
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        if head and head != SQLITE_HEADER:
+            return (
+                f"--db {path} is not a SQLite database (it starts with {head[:12]!r}): check --db or "
+                "WAREHOUSE_DB; if this file was the warehouse, it is damaged: restore a backup "
+                "(python -m pipeline restore) or rebuild it (python -m pipeline rebuild)"
+            )
+    return None
 
 
 def integrity_problem(path: Path, full: bool = True) -> str | None:
@@ -36,7 +59,11 @@ def integrity_problem(path: Path, full: bool = True) -> str | None:
 
 
 def refuse_damaged(db: Path) -> None:
-    """Raise :class:`WarehouseDamaged` when ``db`` exists and fails ``pragma quick_check``."""
+    """Raise :class:`NotAWarehouse` for a folder or a file of another kind, :class:`WarehouseDamaged`
+    when ``db`` exists and fails ``pragma quick_check``."""
+    wrong = not_a_warehouse(db)
+    if wrong:
+        raise NotAWarehouse(wrong)
     if not Path(db).exists():
         return  # a new warehouse: nothing to check
     problem = integrity_problem(db, full=False)

@@ -21,7 +21,7 @@ from loader import archive, backup, envvars, parquet
 from loader.backup import Retention
 from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument, connect
-from loader.errors import BadVariable, LoaderError, WarehouseDamaged
+from loader.errors import BadVariable, LoaderError, NotAWarehouse, WarehouseDamaged
 from loader.integrity import refuse_damaged
 
 from . import history
@@ -267,6 +267,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadVariable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _dispatch(parser, args)
+    except OSError as exc:  # the folder of the warehouse missing or read-only, a full disk...
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"error: {exc.strerror or exc}{where}: check that the warehouse's folder exists and is "
+            "writable, and that the disk has room",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:  # a bug: still one line, never a traceback in a service's log
+        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:300]} (please report it)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(Path(args.db), args.host, args.port, args.stale_after, args.wait, args.report_dir)
     if args.command == "health":
@@ -336,7 +352,7 @@ def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     db = Path(args.db)
     try:
         refuse_damaged(db)
-    except WarehouseDamaged as exc:
+    except (NotAWarehouse, WarehouseDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     config = RefreshConfig(

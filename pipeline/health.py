@@ -13,6 +13,7 @@ from pathlib import Path
 from loader import backup
 from loader.db import read_only
 from loader.errors import WarehouseUnavailable
+from loader.integrity import not_a_warehouse
 
 from . import runs
 
@@ -37,6 +38,10 @@ def newest_backup(folder: Path) -> str:
 
 
 def health(db: Path, max_age: float, backup_dir: Path | None = None) -> int:
+    wrong = not_a_warehouse(db)
+    if wrong:
+        print(f"unhealthy: {wrong}", file=sys.stderr)
+        return 1
     try:
         age, last = last_success_age(db)
     except WarehouseUnavailable as exc:

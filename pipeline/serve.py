@@ -13,14 +13,18 @@ Datasette replaces this process (``exec``), so signals and exit codes are Datase
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+from loader.integrity import not_a_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA = ROOT / "datasette_site" / "metadata.yml"
@@ -54,6 +58,36 @@ def datasette_command(db: Path, host: str, port: int, metadata_file: Path) -> li
     return command
 
 
+def unservable(db: Path) -> str | None:
+    """Why Datasette cannot serve ``db``, in one line (Datasette itself would print a traceback)."""
+    if not db.exists():
+        return f"no warehouse at {db}: run `make demo`, `python -m pipeline run` or the loader first"
+    wrong = not_a_warehouse(db)
+    if wrong:
+        return wrong
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            con.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        return f"cannot read the warehouse {db}: {exc} (restore a backup: python -m pipeline restore)"
+    return None
+
+
+def metadata_file(data: dict) -> Path:
+    """The metadata as a file Datasette can open, leaving nothing on disk: an anonymous memory
+    file (memfd) inherited by Datasette through exec, named by its /proc/self/fd path; it goes
+    away with the process. Where there is no memfd (not Linux), a temporary file."""
+    text = json.dumps(data, ensure_ascii=False).encode()
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("ventes-datasette-metadata.json", 0)  # no MFD_CLOEXEC: kept through exec
+        os.write(fd, text)
+        return Path(f"/proc/self/fd/{fd}")
+    handle, name = tempfile.mkstemp(prefix="ventes-datasette-", suffix=".json")
+    with os.fdopen(handle, "wb") as out:
+        out.write(text)
+    return Path(name)
+
+
 def serve(
     db: Path, host: str, port: int, stale_after: float, wait: bool = False, report_dir: Path | None = None
 ) -> int:
@@ -64,19 +98,15 @@ def serve(
         )
         while not db.is_file():
             time.sleep(1)
-    if not db.is_file():
-        print(
-            f"error: no warehouse at {db}: run `make demo`, `python -m pipeline run` or the loader first",
-            file=sys.stderr,
-        )
+    problem = unservable(db)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 1
-    handle, name = tempfile.mkstemp(prefix="ventes-datasette-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(metadata(db, stale_after, report_dir), out, ensure_ascii=False)
+    data = metadata(db, stale_after, report_dir)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    command = datasette_command(db, host, port, Path(name))
+    command = datasette_command(db, host, port, metadata_file(data))
     os.execve(command[0], command, env)
     return 0  # not reached: Datasette replaced this process
