@@ -10,6 +10,7 @@ import codecs
 import hashlib
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,12 @@ class Body:
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self.size = 0
         self._invalid_at: int | None = None
+        self.first_nul: int | None = None  # byte offset of the first NUL byte (a memchr per chunk)
 
     def add(self, chunk: bytes) -> None:
         self._digest.update(chunk)
+        if self.first_nul is None and (at := chunk.find(b"\x00")) >= 0:
+            self.first_nul = self.size + at
         if self._invalid_at is None:
             try:
                 self._utf8.decode(chunk)
@@ -58,6 +62,15 @@ class Received:
     verified: bool  # False: no length, not chunked, not compressed: the end could not be checked
 
 
+def _inflated(inflate: zlib._Decompress, chunk: bytes) -> Iterator[bytes]:
+    """Decompress ``chunk`` at most CHUNK bytes at a time: a few kilobytes of gzip can inflate to
+    gigabytes (a gzip bomb), which must never be held in memory at once."""
+    piece = inflate.decompress(chunk, CHUNK)
+    while piece:
+        yield piece
+        piece = inflate.decompress(inflate.unconsumed_tail, CHUNK) if inflate.unconsumed_tail else b""
+
+
 def receive(
     resp: requests.Response, dest: Path, max_seconds: float, max_bytes: int, deadline: float
 ) -> Received:
@@ -83,15 +96,14 @@ def receive(
                 if not chunk:
                     break
                 wire += len(chunk)
-                if inflate is not None:
-                    chunk = inflate.decompress(chunk)
-                if body.size + len(chunk) > max_bytes:
-                    raise FetchError(
-                        f"the body is larger than {max_bytes:,} bytes (--max-bytes): check the URL, "
-                        "or raise the limit"
-                    )
-                body.add(chunk)
-                out.write(chunk)
+                for piece in _inflated(inflate, chunk) if inflate is not None else (chunk,):
+                    if body.size + len(piece) > max_bytes:  # decompressed bytes: a gzip bomb stops here
+                        raise FetchError(
+                            f"the body is larger than {max_bytes:,} bytes (--max-bytes, counted "
+                            "decompressed): check the URL, or raise the limit"
+                        )
+                    body.add(piece)
+                    out.write(piece)
     except zlib.error:
         raise FetchError(f"the body claims {encoding} compression but is not {encoding} data") from None
     if declared is not None and declared.isdigit() and int(declared) != wire:

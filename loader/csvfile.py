@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .body import CHUNK
 from .errors import NotCsvError
 
 DELIMITERS = (",", ";", "\t")
@@ -93,6 +94,27 @@ def choose_encoding(path: Path, declared: str | None, first_invalid_utf8: int | 
     return "utf-8-sig" if first_invalid_utf8 is None else "cp1252"
 
 
+def refuse_nul(path: Path, first_nul: int | None, encoding: str) -> None:
+    """A NUL byte anywhere in a text feed is binary data where a sheet export has none: the feed
+    is refused with the line it is on (found while the body arrived: ``Body.first_nul``), rather
+    than stored as text nobody can see. In UTF-16, NUL bytes are part of every character."""
+    if first_nul is None or encoding.startswith(("utf-16", "utf_16", "utf-32", "utf_32")):
+        return
+    line = 1
+    with path.open("rb") as handle:
+        left = first_nul
+        while left > 0:
+            block = handle.read(min(left, CHUNK))
+            if not block:
+                break
+            line += block.count(b"\n")
+            left -= len(block)
+    raise NotCsvError(
+        f"the feed has a NUL byte on line {line} (byte {first_nul}): binary data, or UTF-16 without a "
+        "byte order mark; nothing was stored: fix that line in the sheet, or export it again as 'CSV UTF-8'"
+    )
+
+
 def sniff(path: Path, encoding: str = "utf-8-sig") -> str:
     """Read the start of the file and raise NotCsvError for empty, HTML or binary bodies."""
     with path.open("rb") as handle:
@@ -110,11 +132,6 @@ def sniff(path: Path, encoding: str = "utf-8-sig") -> str:
         )
     if head.startswith(b"PK\x03\x04"):
         raise NotCsvError("the feed is a spreadsheet file (.xlsx/.ods), not CSV: export the sheet as CSV")
-    if b"\x00" in head:
-        raise NotCsvError(
-            "the feed has NUL bytes: binary data, or UTF-16 without a byte order mark; export it as "
-            "'CSV UTF-8'"
-        )
     return head.decode(encoding, errors="replace")
 
 

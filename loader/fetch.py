@@ -59,6 +59,7 @@ class Fetched:
     last_modified: str | None = None
     charset: str | None = None  # as the server declared it in Content-Type
     first_invalid_utf8: int | None = None  # byte offset; None when the body is valid UTF-8
+    first_nul: int | None = None  # byte offset of the first NUL byte; None when there is none
 
     @property
     def not_modified(self) -> bool:
@@ -105,7 +106,11 @@ def _local(source: str, confine_to: Path | None = None) -> Fetched:
         while chunk := handle.read(CHUNK):
             body.add(chunk)
     return Fetched(
-        path=path, size=body.size, sha256=body.sha256(), first_invalid_utf8=body.first_invalid_utf8()
+        path=path,
+        size=body.size,
+        sha256=body.sha256(),
+        first_invalid_utf8=body.first_invalid_utf8(),
+        first_nul=body.first_nul,
     )
 
 
@@ -235,6 +240,7 @@ def _get_once(
                 last_modified=resp.headers.get("Last-Modified"),
                 charset=received.charset,
                 first_invalid_utf8=received.body.first_invalid_utf8(),
+                first_nul=received.body.first_nul,
             )
             return _Attempt(result, received.verified)
     except Truncated as exc:

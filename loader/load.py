@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -36,7 +38,7 @@ from .audit import (
     record_run,
     utc_now,
 )
-from .csvfile import choose_encoding, open_csv
+from .csvfile import choose_encoding, open_csv, refuse_nul
 from .db import transaction
 from .errors import ArchiveError, FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
@@ -77,7 +79,8 @@ def load_feeds(
     batch_id = uuid.uuid4().hex
     if options.archive is not None:  # journal lines a crash after a commit left unwritten
         Archive(options.archive).catch_up(con)
-    with tempfile.TemporaryDirectory(prefix="ventes-loader-") as workdir:
+    remove_abandoned_workdirs()
+    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as workdir:
         results = [
             _load_feed(con, spec, sources[spec.name], options, batch_id, Path(workdir))
             for spec in FEEDS
@@ -86,6 +89,30 @@ def load_feeds(
     if options.parquet is not None:  # the runs just committed, and any a crash left unlanded
         Landing(options.parquet).catch_up(con)
     return results
+
+
+WORKDIR_PREFIX = "ventes-loader-"  # + the pid of the loader that made it
+
+
+def remove_abandoned_workdirs() -> None:
+    """Remove the download folders of loaders that died without cleaning up (SIGKILL, a power
+    cut): each is named after its loader's pid, and removed when no such process lives. A pid
+    reused by another process keeps its folder until the next start (never a live one removed)."""
+    temp = Path(tempfile.gettempdir())
+    for folder in temp.glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name.removeprefix(WORKDIR_PREFIX).partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
 
 
 def _load_feed(
@@ -183,6 +210,7 @@ def _load_body(
         if replayed is not None
         else choose_encoding(fetched.path, fetched.charset, fetched.first_invalid_utf8)
     )
+    refuse_nul(fetched.path, fetched.first_nul, result.encoding)
     with open_csv(fetched.path, result.encoding) as feed:
         extra = (
             {"sale_id": options.sales_id_column} if not spec.versioned and options.sales_id_column else None

@@ -27,11 +27,13 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_TYPES = {"integer": pa.int64(), "text": pa.string(), "real": pa.float64()}
+# pyarrow is imported when a landing is written, not with the loader: a load with --no-parquet,
+# or a command that never lands, does not pay its import
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,20 @@ def default_dir(db: Path) -> Path:
 
 def schema(con: sqlite3.Connection, table: str) -> pa.Schema:
     """The Arrow schema of a warehouse table, from its declared SQLite types."""
+    import pyarrow as pa
+
+    types = {"integer": pa.int64(), "text": pa.string(), "real": pa.float64()}
     columns = con.execute(f"pragma table_info({table})").fetchall()
     return pa.schema(
-        [(name, _TYPES.get(declared.lower(), pa.string())) for _cid, name, declared, *_ in columns]
+        [(name, types.get(declared.lower(), pa.string())) for _cid, name, declared, *_ in columns]
     )
 
 
 def _write(path: Path, table_schema: pa.Schema, rows: Iterable[tuple]) -> None:
     """Write then rename: a reader sees the whole file or none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = list(rows)
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(table_schema)
     data = pa.table([pa.array(column, type=f.type) for column, f in zip(columns, table_schema, strict=True)],

@@ -234,6 +234,12 @@ def _drip_head(handler: BaseHTTPRequestHandler, route: Route) -> None:
 HOSTILE = {
     # the status line and headers a byte at a time
     "drip-head": _drip_head,
+    # the route's body served as it is, declared gzip (the body is already compressed)
+    "gzip-as-is": lambda h, r: _raw(
+        h,
+        {"Content-Type": r.content_type, "Content-Encoding": "gzip", "Content-Length": str(len(r.body))},
+        r.body,
+    ),
     # the connection is accepted, nothing is ever said (8 s, then the server hangs up)
     "silent": lambda h, r: time.sleep(8),
     # no Content-Length, the connection closes in the middle of a line

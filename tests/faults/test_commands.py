@@ -89,3 +89,39 @@ def test_a_wrong_warehouse_is_one_line_and_exit_1(case: Case, tmp_path: Path) ->
     assert done.returncode == 1, (done.returncode, done.stderr[-800:])
     assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-800:]
     assert lines[0].startswith(("error: ", "unhealthy: ")) and case.says in lines[0], lines[0]
+
+
+def test_serve_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """Class 9: the storage service writes nothing in the temporary folder (its metadata goes to
+    Datasette in memory), so restarts do not pile files up."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    db, temp = tmp_path / "w.db", tmp_path / "tmp"
+    temp.mkdir()
+    loaded = subprocess.run([sys.executable, "-m", "loader", "--db", str(db), "--from-dir", str(CLIENT)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--db", str(db), "--port", str(port)],
+        cwd=ROOT, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/tableau-de-bord", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the storage service never answered"
+                time.sleep(0.3)
+        assert b"Tableau de bord" in page  # the metadata (French titles, plugins' settings) reached Datasette
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert list(temp.iterdir()) == []
