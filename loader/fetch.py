@@ -70,6 +70,20 @@ def is_url(source: str) -> bool:
     return urlparse(source).scheme in ("http", "https")
 
 
+def source_identity(source: str) -> str:
+    """What ``source`` is, whatever its spelling: a local file's real path (symlinks, ``..``, a
+    relative path and a file:// URL resolved), an http(s) URL with its scheme and host in lower
+    case. The guards that compare a load with the previous one of the same sheet key on it."""
+    parsed = urlparse(source)
+    if parsed.scheme in ("http", "https"):
+        return parsed._replace(scheme=parsed.scheme.lower(), netloc=parsed.netloc.lower()).geturl()
+    if parsed.scheme == "file":
+        return str(Path(unquote(parsed.path)).resolve())
+    if parsed.scheme and len(parsed.scheme) > 1:
+        return source  # not a source the loader reads: fetch says so
+    return str(Path(source).resolve())
+
+
 def fetch(
     source: str,
     dest: Path,

@@ -42,7 +42,7 @@ from .csvfile import choose_encoding, open_csv, refuse_nul
 from .db import transaction
 from .errors import ArchiveError, FeedError, LoaderError
 from .feeds import FEEDS, FeedSpec, map_header
-from .fetch import Fetched, HttpOptions, Validators, fetch
+from .fetch import Fetched, HttpOptions, Validators, fetch, source_identity
 from .occurrence import DEFAULT_MAX_KEYS
 from .parquet import Landing
 from .progress import Progress
@@ -124,9 +124,11 @@ def _load_feed(
     workdir: Path,
 ) -> FeedResult:
     started, started_at = time.perf_counter(), utc_now()
-    result = FeedResult(feed=spec.name, source=source)
+    # recorded, and keying the unchanged shortcut, the snapshots and the date-order guard, by
+    # what the source is: a path, a file:// URL and a symlink to one sheet are one source
+    result = FeedResult(feed=spec.name, source=source_identity(source))
     try:
-        previous = None if options.force else last_success(con, spec.name, source)
+        previous = None if options.force else last_success(con, spec.name, result.source)
         validators = Validators(previous["etag"], previous["last_modified"]) if previous else None
         fetched = fetch(source, workdir / f"{spec.name}.csv", validators, options.http, options.confine_to)
         result.bytes, result.sha256 = fetched.size, fetched.sha256

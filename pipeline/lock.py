@@ -21,7 +21,8 @@ from .errors import AlreadyRunning
 
 @contextlib.contextmanager
 def single_instance(db: Path) -> Iterator[None]:
-    path = Path(f"{db}.refresh.lock")
+    # one lock per warehouse file, however it is named (a relative path, a symlink, `..`)
+    path = Path(f"{Path(db).resolve()}.refresh.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
