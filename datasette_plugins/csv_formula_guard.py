@@ -6,7 +6,10 @@ export opened in Excel or LibreOffice would run it as a formula (CWE-1236). This
 rewrites every CSV response of the storage service (``text/csv``, or a ``.csv`` path): a cell that starts with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain number, gets a leading
 ``'`` (OWASP's advice), which spreadsheets show as text. It works on the streamed body
-without holding it whole: complete records are rewritten as they arrive.
+without holding it whole: complete records are rewritten as they arrive. A formula hidden
+after a ``;`` or a tab inside a cell (``Bol;=HYPERLINK(...)``) is neutralised too: French Excel
+splits a comma file on ``;``. The storage service's French Excel export (``excel_export.py``)
+applies the same rule and is left alone here.
 """
 
 from __future__ import annotations
@@ -18,15 +21,26 @@ import re
 
 from datasette import hookimpl
 
+EXCEL_PREFIX = "/-/excel/"  # excel_export.py
+
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+_NUMBER = re.compile(r"^[+-]?[0-9]+([.,][0-9]+)?([eE][+-]?[0-9]+)?$")
+# what a spreadsheet may split a cell on, whatever the file's own separator: a French Excel
+# opens a comma file splitting on ';', and a paste splits on tabs
+_SPLITS = re.compile(r"([,;\t])")
 
 
 def neutralise(cell: str) -> str:
-    """``'=1+1`` for ``=1+1``; numbers such as ``-3.5`` and every other cell unchanged."""
-    if cell.startswith(TRIGGERS) and not _NUMBER.match(cell):
-        return "'" + cell
-    return cell
+    """``'=1+1`` for ``=1+1``, and ``a;'=1+1`` for ``a;=1+1``: every piece a spreadsheet could
+    read as a cell (split on ``,``, ``;`` or a tab) that starts like a formula gets a leading
+    ``'``; numbers such as ``-3.5`` and every other text unchanged."""
+    if not any(char in cell for char in "=+-@\t\r"):
+        return cell  # the common case, at no cost
+    pieces = _SPLITS.split(cell)
+    return "".join(
+        "'" + piece if index % 2 == 0 and piece.startswith(TRIGGERS) and not _NUMBER.match(piece) else piece
+        for index, piece in enumerate(pieces)
+    )
 
 
 class CsvGuard:
@@ -64,8 +78,8 @@ class CsvGuard:
 def asgi_wrapper(datasette):
     def wrap(app):
         async def guarded(scope, receive, send):
-            if scope["type"] != "http":
-                return await app(scope, receive, send)
+            if scope["type"] != "http" or scope["path"].startswith(EXCEL_PREFIX):
+                return await app(scope, receive, send)  # the Excel export guards its own cells
             state: dict = {"guard": None}
 
             async def guarded_send(message):

@@ -123,7 +123,7 @@ class Chromium:
         return visit
 
     def evaluate(self, expression: str) -> object:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         return result["result"].get("value")
 
     def screenshot(self, path: Path) -> None:

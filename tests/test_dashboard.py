@@ -321,6 +321,14 @@ def test_the_dashboard_in_a_real_browser(client_service: tuple[str, Path], tmp_p
             assert label in comparison
         assert "Jours de la semaine" in text and "lundi" in text and "dimanche" in text
         assert " 1 jours" not in text and " 0 jours" not in text
+        assert "Exporter pour Excel" in text
+        excel = browser.evaluate(
+            "fetch(document.querySelector('a[href*=\"/-/excel/\"]').href).then(r => r.text())"
+        )
+        header, first = excel.splitlines()[:2]  # the daily sales: ';' between cells, decimal commas
+        assert header.startswith("sale_date;") and "," in first and "." not in first.split(";", 1)[1], excel[
+            :200
+        ]
         assert outside(visit.requests) == []
         assert visit.console_errors == []
         browser.screenshot(screenshots(tmp_path) / "tableau_de_bord.png")
