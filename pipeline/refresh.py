@@ -89,6 +89,11 @@ def _steps(
         pass
     elif target.loader_run is None:
         refresh.dbt_result = "skipped"
+        if config.report_dir is not None and runs.sheet_due(con, config.report_dir):
+            # nothing new, but the last build's sheet was never written (a full disk, a signal):
+            # written now, so that a refresh is whole or retried
+            written = _guarded("synthesis sheet", refresh, lambda: _write_sheet(config))
+            refresh.report_written = written is not None
     else:
         log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None)
         outcome = _guarded("dbt build", refresh, dbt.build)
@@ -102,7 +107,11 @@ def _steps(
             if outcome is not None:
                 refresh.errors.append(f"dbt build: {outcome.summary}")
     refresh.outcome = (
-        "failed" if refresh.errors else "refreshed" if refresh.dbt_result == "success" else "unchanged"
+        "failed"
+        if refresh.errors
+        else "refreshed"
+        if refresh.dbt_result == "success" or refresh.report_written
+        else "unchanged"
     )
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from loader.audit import utc_now
 from loader.db import transaction
+from report.synthese import SHEET_NAME
 
 Outcome = Literal["running", "refreshed", "unchanged", "failed", "interrupted"]
 DbtResult = Literal["success", "failed", "skipped"]  # skipped: nothing new to build
@@ -124,6 +126,19 @@ def built_up_to(con: sqlite3.Connection) -> int | None:
     return con.execute(
         "select max(built_up_to_loader_run) from pipeline_runs where dbt_result = 'success'"
     ).fetchone()[0]
+
+
+def sheet_due(con: sqlite3.Connection, report_dir: Path) -> bool:
+    """True when the newest successful build has no synthesis sheet written since (its writing
+    failed: a full disk, a signal), or the sheet is gone: the next refresh writes it."""
+    if not (report_dir / SHEET_NAME).exists():
+        return marts_exist(con)
+    built, written = con.execute(
+        """select max(case when dbt_result = 'success' then run_id end),
+                  max(case when report_written = 1 then run_id end)
+           from pipeline_runs"""
+    ).fetchone()
+    return built is not None and (written is None or written < built)
 
 
 def marts_exist(con: sqlite3.Connection) -> bool:

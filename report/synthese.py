@@ -211,7 +211,7 @@ def charts(m: Marts, folder: Path) -> dict[str, str]:
     ax.margins(x=0.15)
     fig.tight_layout()
     files["products"] = "ca_par_produit.png"
-    fig.savefig(folder / files["products"], dpi=110)
+    save_chart(fig, folder / files["products"])
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -224,7 +224,7 @@ def charts(m: Marts, folder: Path) -> dict[str, str]:
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     fig.tight_layout()
     files["cities"] = "ca_par_ville.png"
-    fig.savefig(folder / files["cities"], dpi=110)
+    save_chart(fig, folder / files["cities"])
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -242,7 +242,7 @@ def charts(m: Marts, folder: Path) -> dict[str, str]:
     fig.autofmt_xdate()
     fig.tight_layout()
     files["daily"] = "ca_journalier.png"
-    fig.savefig(folder / files["daily"], dpi=110)
+    save_chart(fig, folder / files["daily"])
     plt.close(fig)
     return files
 
@@ -552,6 +552,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"wrote {sheet} and its charts in {args.out / CHART_DIR}")
     return 0
+
+
+def save_chart(fig, path: Path) -> None:
+    """Written to a hidden temporary name, then renamed: a reader (the storage service, the
+    sheet) never sees a 0-byte or half-written image, whatever stops the write (a full disk,
+    a signal); a failed write leaves the previous image in place."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        fig.savefig(partial, dpi=110, format="png")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_sheet(
