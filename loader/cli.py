@@ -220,7 +220,8 @@ def _on_sigterm(signum: int, _frame: object) -> None:
 
 
 def resolve_sources(args: argparse.Namespace) -> dict[str, str]:
-    """Command line, then --from-dir, then environment, then the client's URLs."""
+    """A feed's own flag, then --from-dir, then environment, then the client's URLs: with
+    ``--from-dir DIR --sales URL`` the sales come from URL, the products and stores from DIR."""
     sources = {}
     for spec in FEEDS:
         if args.only and spec.name not in args.only:
@@ -282,6 +283,7 @@ def load_options(
         limits=limits,
         debug=args.debug,
         confine_to=Path(args.from_dir) if args.from_dir else None,
+        confined=frozenset(spec.name for spec in FEEDS if not getattr(args, spec.name)),
         snapshot=SnapshotPolicy(
             on_missing=args.on_missing, max_retire_share=args.max_retire_share, allow_retire=args.allow_retire
         ),

@@ -67,6 +67,9 @@ class LoadOptions:
     debug: bool = False  # let an unexpected exception through, with its traceback
     snapshot: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # edits and deletions in the sheet
     confine_to: Path | None = None  # local sources must be regular files inside this folder (--from-dir)
+    # the feeds confine_to applies to (None: every feed); a feed's own flag (--sales PATH) is the
+    # operator's choice and is not confined (loader.cli.resolve_sources)
+    confined: frozenset[str] | None = None
     archive: Path | None = None  # the landing archive's folder (loader.archive); None: no archive
     parquet: Path | None = None  # the Parquet landing's folder (loader.parquet); None: no landing
 
@@ -130,7 +133,8 @@ def _load_feed(
     try:
         previous = None if options.force else last_success(con, spec.name, result.source)
         validators = Validators(previous["etag"], previous["last_modified"]) if previous else None
-        fetched = fetch(source, workdir / f"{spec.name}.csv", validators, options.http, options.confine_to)
+        confine = options.confine_to if options.confined is None or spec.name in options.confined else None
+        fetched = fetch(source, workdir / f"{spec.name}.csv", validators, options.http, confine)
         result.bytes, result.sha256 = fetched.size, fetched.sha256
         result.etag, result.last_modified = fetched.etag, fetched.last_modified
         if previous and (fetched.not_modified or fetched.sha256 == previous["sha256"]):

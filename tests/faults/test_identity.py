@@ -100,3 +100,34 @@ def test_one_refresh_per_warehouse_whatever_it_is_called(spelling, tmp_path: Pat
         )  # fmt: skip
     assert other.returncode == 1 and "is already running" in other.stderr, other.stderr[-500:]
     assert not db.exists()  # the second refresh did not touch it
+
+
+def test_from_dir_with_a_feeds_own_flag_does_what_the_readme_says(tmp_path: Path) -> None:
+    """Class 11: `--from-dir DIR --sales PATH`: the sales from PATH (the operator's choice, read
+    as given, even outside DIR), the products and stores from DIR (confined to it)."""
+    feeds, elsewhere = tmp_path / "feeds", tmp_path / "elsewhere"
+    feeds.mkdir()
+    elsewhere.mkdir()
+    client = ROOT / "tests" / "fixtures" / "client_data"
+    for name in ("produits.csv", "magasins.csv", "ventes.csv"):
+        (feeds / name).write_bytes((client / name).read_bytes())
+    (elsewhere / "ventes.csv").write_bytes(csv_body(SALES_HEADER, ["27/05/2023,REF001,5,1"]))
+    db = tmp_path / "w.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "loader", "--db", str(db), "--from-dir", str(feeds), "--sales",
+         str(elsewhere / "ventes.csv")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    sources = dict(query(db, "select feed, source from loader_runs"))
+    assert sources["sales"] == str((elsewhere / "ventes.csv").resolve())
+    assert sources["products"] == str((feeds / "produits.csv").resolve())
+    assert query(db, "select count(*) from raw_sales") == [(1,)]
+    # a link inside DIR is still refused: DIR is confined, the flag is not
+    (feeds / "ventes.csv").unlink()
+    (feeds / "ventes.csv").symlink_to(elsewhere / "ventes.csv")
+    linked = subprocess.run(
+        [sys.executable, "-m", "loader", "--db", str(db), "--from-dir", str(feeds), "--only", "sales"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert linked.returncode == 1 and "is a link or lies outside" in linked.stdout + linked.stderr
