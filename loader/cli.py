@@ -13,7 +13,7 @@ from pathlib import Path
 from . import archive, envvars, parquet
 from .audit import FeedResult
 from .db import add_db_argument, connect
-from .errors import BadVariable, Interrupted, NotAWarehouse, WarehouseDamaged
+from .errors import Interrupted, NotAWarehouse, WarehouseDamaged
 from .feeds import FEEDS
 from .fetch import HttpOptions
 from .integrity import refuse_damaged
@@ -298,13 +298,7 @@ def archive_dir(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    envvars.report_unknown()
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-    except BadVariable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    parser, args = envvars.parse_command_line(build_parser, argv)
     options = load_options(parser, args, sys.stderr.isatty() if args.progress is None else args.progress)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -65,3 +65,17 @@ def report_unknown(stream: TextIO | None = None) -> None:
             f"known: {', '.join(sorted(KNOWN))}",
             file=stream or sys.stderr,
         )
+
+
+def parse_command_line(
+    build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None
+) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """A command's parser and arguments, the environment read with them: unknown variables
+    reported, a bad value ends the command with exit status 2 and one line naming it."""
+    report_unknown()
+    try:
+        parser = build_parser()
+        return parser, parser.parse_args(argv)
+    except BadVariable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -21,7 +21,7 @@ from loader import archive, backup, envvars, parquet
 from loader.backup import Retention
 from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
 from loader.db import add_db_argument, connect
-from loader.errors import BadVariable, LoaderError, NotAWarehouse, WarehouseDamaged
+from loader.errors import LoaderError, NotAWarehouse, WarehouseDamaged
 from loader.integrity import refuse_damaged
 
 from . import history
@@ -260,13 +260,7 @@ def _add_health(commands, alert_after: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    envvars.report_unknown()
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-    except BadVariable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    parser, args = envvars.parse_command_line(build_parser, argv)
     try:
         return _dispatch(parser, args)
     except OSError as exc:  # the folder of the warehouse missing or read-only, a full disk...

@@ -28,6 +28,17 @@ HIDDEN = {
 }
 
 
+def wait_until_up(server: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+            time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,16 +68,7 @@ def test_the_french_excel_export_is_semicolon_separated_with_decimal_commas(tmp_
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/warehouse.json", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, (
-                    "the storage service did not start"
-                )
-                time.sleep(0.2)
+        wait_until_up(server, f"{base}/warehouse.json")
         body = urllib.request.urlopen(f"{base}/-/excel/warehouse/products.csv", timeout=10).read()
         table_page = urllib.request.urlopen(f"{base}/warehouse/products", timeout=10).read().decode()
     finally:
@@ -97,14 +99,7 @@ def test_datasette_csv_exports_neutralise_formulas(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}/warehouse"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}.json", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "datasette did not start"
-                time.sleep(0.2)
+        wait_until_up(server, f"{base}.json")
         for query in (
             "/products.csv",
             "/products.csv?_stream=on",

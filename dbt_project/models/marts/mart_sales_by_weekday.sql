@@ -14,22 +14,9 @@ dates as (
 
 ),
 
-daily_sales as (
-
-    select * from {{ ref('fct_sales_daily') }}
-
-),
-
 daily as (
 
-    select
-        sale_date,
-        sum(sales_count) as sales_count,
-        sum(units_sold) as units_sold,
-        sum(revenue_cents) as revenue_cents
-
-    from daily_sales
-    group by sale_date
+    select * from {{ ref('int_sales_by_day') }}
 
 ),
 
