@@ -20,6 +20,8 @@ import math
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,24 @@ def test_every_mart_equals_sqlites_full_incremental_and_full_again(landings: dic
         shutil.copytree(landing, folder / "parquet")
         build(db, work, engine, *extra)  # from nothing, incremental, then from nothing again
         assert_same(expected, read(work), f"{engine} ({step}{' '.join(('', *extra))})")
+
+
+def test_dbt_build_target_duckdb_as_a_user_types_it(tmp_path: Path) -> None:
+    """After `make engines`: the loader lands Parquet beside the warehouse, and `dbt build
+    --target duckdb` typed at the repository root finds it from WAREHOUSE_DB alone."""
+    reason = missing("duckdb")
+    if reason:
+        if "duckdb" in REQUIRED:
+            pytest.fail(f"REQUIRE_ENGINES names duckdb: {reason}")
+        pytest.skip(reason)
+    db = tmp_path / "warehouse.db"
+    env = {k: v for k, v in os.environ.items() if k not in ("PARQUET_DIR", "DBT_TARGET")}
+    env.update(WAREHOUSE_DB=str(db), DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-m", "loader", "--from-dir", str(CLIENT)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert loaded.returncode == 0 and (tmp_path / "parquet" / "raw_sales").is_dir(), loaded.stderr
+    built = subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--target", "duckdb"], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert "ERROR=0" in built.stdout and "PASS=" in built.stdout
