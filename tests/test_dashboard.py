@@ -31,6 +31,10 @@ from pipeline.dashboard import Filters, bar_chart, dashboard
 from pipeline.dbt_runner import dbt_env
 from pipeline.serve import metadata
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
+
 SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
 
 

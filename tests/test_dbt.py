@@ -14,6 +14,10 @@ from helpers import CLIENT_DATA, dbt, dbt_target, load, query, scalar
 
 from loader.generate import generate
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
+
 # columns that record when a row was built, not what it says: they differ between builds by design
 BUILD_METADATA = {"built_at", "horizon_run_id"}
 # one row per dbt run by design, so two histories of builds never match

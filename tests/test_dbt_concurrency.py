@@ -19,6 +19,9 @@ from loader import LoadOptions, connect, load_feeds
 from loader.generate import generate
 from pipeline.dbt_runner import dbt_env
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
 
 def load_one(db: Path, feed: str, path: Path) -> None:
     con = connect(db)

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, dbt_target, run_module, scalar
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
 
 def test_data_profile_qualifies_every_feed(demo_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "data_profile.md"

@@ -32,7 +32,7 @@ from loader.generate import generate
 from loader.load import LoadOptions
 from pipeline.dbt_runner import ROOT, run_dbt
 
-pytestmark = pytest.mark.engines
+pytestmark = [pytest.mark.engines, pytest.mark.slow]  # minutes: make engines-test runs them
 
 ENGINES = ("duckdb", "spark")
 REQUIRED = {e.strip() for e in os.environ.get("REQUIRE_ENGINES", "").split(",") if e.strip()}

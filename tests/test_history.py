@@ -31,6 +31,10 @@ from loader.feeds import PRODUCTS, SALES, STORES
 from loader.generate import generate
 from loader.migrations import SCHEMA_VERSION
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
+
 PREVIOUS_RELEASE = "a4b5d79"  # the last release before schema versions and the archive
 
 

@@ -29,6 +29,10 @@ from helpers import (
     service_env,
 )
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
+
 PRICES = {"REF001": 10.0, "REF002": 2.5}
 PRODUCTS = [f"Produit {ref[-1]},{ref},{price:.2f},100" for ref, price in PRICES.items()]
 STORES = ["1,Paris,10", "2,Lyon,5"]

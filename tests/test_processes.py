@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from helpers import children_of, query, scalar, spawn_loader, wait_gone
 
 from loader.generate import generate
@@ -27,6 +28,7 @@ def test_two_concurrent_loaders_neither_crash_nor_duplicate(tmp_path: Path) -> N
     assert scalar(db, "select count(*) from raw_products") == 20
 
 
+@pytest.mark.slow
 def test_sigkill_mid_load_leaves_the_database_as_before_and_a_rerun_loads_everything(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"
     generate(feeds, days=365, rows=600_000)

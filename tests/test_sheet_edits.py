@@ -31,6 +31,10 @@ from test_dbt import HISTORY_MODELS, model_names, snapshot
 from loader import LoadOptions
 from loader.snapshots import SnapshotPolicy
 
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
+
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peer_fixtures"
 PRICES = {"REF001": 10.0, "REF002": 2.5, "REF003": 7.25}
 PRODUCTS = [f"Produit {ref[-1]},{ref},{price:.2f},100" for ref, price in PRICES.items()]

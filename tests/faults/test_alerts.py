@@ -137,6 +137,7 @@ def test_a_stop_abandons_an_alert_under_way() -> None:
     assert json.loads(out.getvalue())["webhook"] == "not delivered: the service is stopping"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_the_service_stops_during_a_stalled_alert(signum: signal.Signals, tmp_path: Path) -> None:
     """A refresh fails (its sheet is missing), the failure alert goes to a receiver that never
@@ -165,6 +166,7 @@ def test_the_service_stops_during_a_stalled_alert(signum: signal.Signals, tmp_pa
     assert query(db, "select count(*) from pipeline_runs where outcome = 'running'") == [(0,)]
 
 
+@pytest.mark.slow
 def test_sighup_ends_watch_like_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "w.db"
     service = Service(db, "watch", "--from-dir", str(tmp_path / "none"), "--interval", "60", "--no-report")

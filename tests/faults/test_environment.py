@@ -103,6 +103,7 @@ def test_an_unknown_variable_is_reported_at_start(typo: str, tmp_path: Path) -> 
     assert f"warning: environment variable {typo} is not read by ventes-pme" in done.stderr
 
 
+@pytest.mark.slow
 def test_valid_values_are_taken(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--db", str(tmp_path / "w.db"), "--no-report"],

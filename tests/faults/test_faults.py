@@ -360,6 +360,7 @@ def test_redirect_policy(origin: str, target: str, allowed: bool) -> None:
             check_redirect(origin, target)
 
 
+@pytest.mark.slow
 def test_load_times_only_go_forward_when_the_clock_steps_back(tmp_path: Path, db: Path) -> None:
     """Issue 19, class 6: the previous loads were stamped while the clock stood an hour ahead
     (stepped back since). A price change loaded now must still come after them: the new sales

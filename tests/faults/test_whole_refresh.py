@@ -12,9 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import query, service_env
 
 from pipeline.dbt_runner import ROOT
+
+# every test here builds the dbt project: part of `make test`, left out of the quick subset
+pytestmark = pytest.mark.slow
+
 
 CLIENT = ROOT / "tests" / "fixtures" / "client_data"
 
