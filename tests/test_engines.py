@@ -237,3 +237,8 @@ def test_dbt_build_target_duckdb_as_a_user_types_it(tmp_path: Path) -> None:
                            env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:]
     assert "ERROR=0" in built.stdout and "PASS=" in built.stdout
+    fresh = subprocess.run([str(Path(sys.executable).parent / "dbt"), "source", "freshness", "--target", "duckdb"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert fresh.stdout.count(" PASS freshness of ") + fresh.stdout.count(" WARN freshness of ") == 4, (
+        fresh.stdout[-2000:]
+    )
