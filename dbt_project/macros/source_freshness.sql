@@ -17,7 +17,8 @@
 
 {% macro text_timestamps_freshness(source, loaded_at_field, filter) %}
 {% call statement('collect_freshness', fetch_result=True, auto_begin=False) -%}
-    select max({{ loaded_at_field }}) as max_loaded_at
+    select
+      max({{ loaded_at_field }}) as max_loaded_at
     from {{ source }}
 {% if filter %}
     where {{ filter }}
