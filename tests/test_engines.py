@@ -77,22 +77,8 @@ def rows_of(columns: list[str], rows: list[tuple]) -> list[tuple]:
     )
 
 
-def sqlite_marts(db: Path) -> dict[str, list[tuple]]:
-    con = sqlite3.connect(db)
-    try:
-        out = {}
-        for mart in MARTS:
-            cursor = con.execute(f"select * from {mart}")
-            out[mart] = rows_of([d[0] for d in cursor.description], cursor.fetchall())
-        return out
-    finally:
-        con.close()
-
-
-def duckdb_marts(work: Path) -> dict[str, list[tuple]]:
-    import duckdb
-
-    con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
+def marts_of(con) -> dict[str, list[tuple]]:
+    """Every mart read through a DB-API connection (sqlite3, duckdb), then closed."""
     try:
         out = {}
         for mart in MARTS:
@@ -101,6 +87,16 @@ def duckdb_marts(work: Path) -> dict[str, list[tuple]]:
         return out
     finally:
         con.close()
+
+
+def sqlite_marts(db: Path) -> dict[str, list[tuple]]:
+    return marts_of(sqlite3.connect(db))
+
+
+def duckdb_marts(work: Path) -> dict[str, list[tuple]]:
+    import duckdb
+
+    return marts_of(duckdb.connect(str(work / "warehouse.duckdb"), read_only=True))
 
 
 def spark_marts(work: Path) -> dict[str, list[tuple]]:
