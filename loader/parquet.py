@@ -7,7 +7,7 @@ models over these files (``docs/scaling.md``). Layout, under ``parquet/`` beside
     raw_sales_events/load_run=<run id>/part-0.parquet  the retirements and restorations it recorded
     raw_products/load_run=<run id>/part-0.parquet      the product versions it stored
     raw_stores/load_run=<run id>/part-0.parquet        the store versions it stored
-    loader_runs/part-0.parquet                         every run (rewritten: runs are few)
+    loader_runs/part-0.parquet                         every run, rewritten when a run lands
 
 Each table also has ``load_run=0/``, an empty file with the table's schema, so that a glob over
 a table always matches (a warehouse whose stores never loaded still has a ``raw_stores``).
@@ -116,9 +116,9 @@ class Landing:
                 if run_id not in landed:
                     self.land(con, table, run_id)
                     written += 1
-        _write(
-            self.folder / RUNS / PART, schema(con, RUNS), con.execute(f"select * from {RUNS} order by run_id")
-        )
+        runs_file = self.folder / RUNS / PART
+        if written or not runs_file.exists():  # an unchanged poll lands nothing: no rewrite of every run
+            _write(runs_file, schema(con, RUNS), con.execute(f"select * from {RUNS} order by run_id"))
         return written
 
     def land(self, con: sqlite3.Connection, table: Table, run_id: int) -> None:

@@ -110,3 +110,15 @@ def test_export_parquet_writes_the_whole_landing_again(tmp_path: Path) -> None:
         and "run the loader first" in missing.stderr
         and "Traceback" not in missing.stderr
     )
+
+
+def test_an_unchanged_poll_rewrites_nothing(tmp_path: Path) -> None:
+    """The refresh service polls every minute: a load that stores nothing lands nothing, not even
+    the list of runs, which grows with every poll."""
+    db, feeds, folder = tmp_path / "w.db", tmp_path / "feeds", tmp_path / "parquet"
+    generate(feeds, days=3, rows=100, seed=3, start=dt.date(2024, 1, 1))
+    load(db, feeds, LoadOptions(parquet=folder))
+    files = {p: p.stat().st_mtime_ns for p in folder.rglob("*.parquet")}
+    load(db, feeds, LoadOptions(parquet=folder))  # unchanged: three 'unchanged' runs recorded
+    assert query(db, "select count(*) from loader_runs where status = 'unchanged'") == [(3,)]
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*.parquet")} == files
