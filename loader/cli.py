@@ -105,10 +105,10 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_http_arguments(parser: argparse.ArgumentParser) -> None:
     """Retries, timeouts and size bounds of a download."""
     parser.add_argument(
-        "--retries", type=_at_least(0, int), default=4, help="HTTP retries on errors, 429 and 5xx (4)"
+        "--retries", type=at_least(0, int), default=4, help="HTTP retries on errors, 429 and 5xx (4)"
     )
     parser.add_argument(
-        "--backoff", type=_at_least(0.0, float), default=1.0, help="seconds before the first retry (1.0)"
+        "--backoff", type=at_least(0.0, float), default=1.0, help="seconds before the first retry (1.0)"
     )
     parser.add_argument(
         "--connect-timeout", type=positive(float), default=10.0, help="HTTP connect timeout, s (10)"
@@ -185,7 +185,7 @@ def add_folder_argument(parser: argparse.ArgumentParser, flag: str, env: str, he
     )
 
 
-def _at_least(minimum: float, kind: type) -> Callable[[str], float]:
+def at_least(minimum: float, kind: type) -> Callable[[str], float]:
     def convert(text: str) -> float:
         try:
             value = kind(text)
@@ -199,7 +199,7 @@ def _at_least(minimum: float, kind: type) -> Callable[[str], float]:
 
 
 def _share(text: str) -> float:
-    value = _at_least(0.0, float)(text)
+    value = at_least(0.0, float)(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a share between 0 and 1")
     return value
@@ -207,7 +207,7 @@ def _share(text: str) -> float:
 
 def positive(kind: type) -> Callable[[str], float]:
     def convert(text: str) -> float:
-        value = _at_least(0, kind)(text)
+        value = at_least(0, kind)(text)
         if value == 0 or value == float("inf"):
             raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite number")
         return value

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from loader import archive, backup, envvars, parquet
 from loader.backup import Retention
-from loader.cli import add_folder_argument, add_load_arguments, load_options, positive, resolve_sources
+from loader.cli import (
+    add_folder_argument,
+    add_load_arguments,
+    at_least,
+    load_options,
+    positive,
+    resolve_sources,
+)
 from loader.db import add_db_argument, connect
 from loader.errors import LoaderError, NotAWarehouse, WarehouseDamaged
 from loader.integrity import refuse_damaged
@@ -107,6 +114,14 @@ def _refreshing_options() -> argparse.ArgumentParser:
         "folder of the synthesis sheet (default: <warehouse folder>/report)",
     )
     refreshing.add_argument("--no-report", action="store_true", help="do not write the synthesis sheet")
+    refreshing.add_argument(
+        "--full-tests-every",
+        type=at_least(0, float),
+        default=86_400.0,
+        metavar="SECONDS",
+        help="test whole tables at the first build after this long (86400: daily); the builds between "
+        "test only the rows added or changed since the last build that passed. 0: every build",
+    )
     refreshing.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
@@ -355,6 +370,7 @@ def _refresh_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         load=load_options(parser, args),
         report_dir=None if args.no_report else (args.report_dir or db.parent / "report"),
         command=args.command,
+        full_tests_every=args.full_tests_every,
     )
     log = EventLog(args.log_format)
     try:

@@ -83,11 +83,15 @@ class WarmDbt:
             self._runner = dbtRunner(manifest=parsed.result)
         return self._runner
 
-    def build(self) -> BuildResult:
-        """An incremental ``dbt build`` (models, then their tests, in dependency order)."""
+    def build(self, tests: str = "all") -> BuildResult:
+        """An incremental ``dbt build`` (models, then their tests, in dependency order).
+
+        ``tests="changed"``: the big models' tests read only the rows added or changed since the
+        last build that passed (macros/test_scope.sql); ``"all"``: whole tables."""
+        scope = ["--vars", '{"test_scope": "changed"}'] if tests == "changed" else []
         try:
             result = self._warm_runner().invoke(
-                ["--quiet", "--no-use-colors", "build", *BUILD_FLAGS, *self._args]
+                ["--quiet", "--no-use-colors", "build", *BUILD_FLAGS, *scope, *self._args]
             )
         except RuntimeError as exc:
             return BuildResult(False, str(exc))

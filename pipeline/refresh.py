@@ -39,6 +39,8 @@ class RefreshConfig:
     load: LoadOptions
     report_dir: Path | None  # where the synthesis sheet goes; None: not written
     command: str = "run"
+    # a build tests whole tables when no build did in this long; the others test what changed
+    full_tests_every: float = 86_400.0
 
 
 def refresh_once(config: RefreshConfig, dbt: WarmDbt, log: EventLog) -> runs.Refresh:
@@ -84,7 +86,7 @@ def _steps(
             refresh.feeds_changed.append(result.feed)
             refresh.rows_inserted += result.rows_inserted
             refresh.rows_retired += result.rows_retired
-    target = _guarded("warehouse check", refresh, lambda: _build_target(con))
+    target = _guarded("warehouse check", refresh, lambda: _build_target(con, config.full_tests_every))
     if target is None:  # the check failed, and said why in refresh.errors
         pass
     elif target.loader_run is None:
@@ -95,8 +97,9 @@ def _steps(
             written = _guarded("synthesis sheet", refresh, lambda: _write_sheet(config))
             refresh.report_written = written is not None
     else:
-        log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None)
-        outcome = _guarded("dbt build", refresh, dbt.build)
+        refresh.tests = target.tests
+        log("dbt_build", feeds_changed=",".join(refresh.feeds_changed) or None, tests=target.tests)
+        outcome = _guarded("dbt build", refresh, lambda: dbt.build(target.tests))
         if outcome is not None and outcome.success:
             refresh.dbt_result, refresh.built_up_to_loader_run = "success", target.loader_run
             if config.report_dir is not None:
@@ -118,16 +121,26 @@ def _steps(
 @dataclass(frozen=True)
 class BuildTarget:
     """What a build now would cover: the newest loader run, or None when the last good build
-    covers every loader run already (nothing new: no build)."""
+    covers every loader run already and whole tables were tested recently (no build); and
+    which tests it runs: ``changed`` (rows since the last build that passed) or ``all``."""
 
     loader_run: int | None
+    tests: runs.TestScope = "all"
 
 
-def _build_target(con: sqlite3.Connection) -> BuildTarget:
+def _build_target(con: sqlite3.Connection, full_tests_every: float) -> BuildTarget:
+    tests: runs.TestScope = "all" if runs.full_tests_due(con, full_tests_every) else "changed"
     built = runs.built_up_to(con)
-    if runs.marts_exist(con) and built is not None and runs.newest_change(con) <= built:
+    if (
+        runs.marts_exist(con)
+        and built is not None
+        and runs.newest_change(con) <= built
+        and tests == "changed"
+    ):
         return BuildTarget(None)
-    return BuildTarget(runs.newest_loader_run(con))
+    # a build with nothing new when whole tables are due: its models do next to nothing, its
+    # tests read everything (the scheduled full check; a failure alerts like any build's)
+    return BuildTarget(runs.newest_loader_run(con), tests)
 
 
 def _guarded(step: str, refresh: runs.Refresh, call):  # -> the call's result; None only when it failed

@@ -22,6 +22,7 @@ from report.synthese import SHEET_NAME
 
 Outcome = Literal["running", "refreshed", "unchanged", "failed", "interrupted"]
 DbtResult = Literal["success", "failed", "skipped"]  # skipped: nothing new to build
+TestScope = Literal["changed", "all"]  # what a build tested (macros/test_scope.sql)
 SUCCESS: tuple[Outcome, ...] = ("refreshed", "unchanged")
 
 DDL = """
@@ -36,6 +37,8 @@ create table if not exists pipeline_runs (
     rows_inserted integer not null default 0,
     rows_retired integer not null default 0,
     dbt_result text,                     -- success | failed | skipped (nothing new to build)
+    tests text,                          -- the build's tests: changed (rows since the last build
+                                         -- that passed) | all (whole tables); null: no build
     built_up_to_loader_run integer,      -- the newest loader run a successful build covers
     report_written integer not null default 0,
     seconds real,
@@ -57,6 +60,7 @@ class Refresh:
     rows_inserted: int = 0
     rows_retired: int = 0
     dbt_result: DbtResult | None = None
+    tests: TestScope | None = None
     built_up_to_loader_run: int | None = None
     report_written: bool = False
     seconds: float = 0.0
@@ -73,8 +77,11 @@ class Refresh:
 
 
 def ensure_table(con: sqlite3.Connection) -> None:
+    """The table, and in a warehouse from an earlier release, the columns added since."""
     with transaction(con):
         con.execute(DDL)
+        if "tests" not in {row[1] for row in con.execute("pragma table_info(pipeline_runs)")}:
+            con.execute("alter table pipeline_runs add column tests text")
 
 
 def start(con: sqlite3.Connection, refresh: Refresh) -> None:
@@ -89,7 +96,7 @@ def finish(con: sqlite3.Connection, refresh: Refresh) -> None:
     with transaction(con):
         con.execute(
             """update pipeline_runs set finished_at = ?, outcome = ?, feeds_changed = ?, feeds_failed = ?,
-                   rows_inserted = ?, rows_retired = ?, dbt_result = ?, built_up_to_loader_run = ?,
+                   rows_inserted = ?, rows_retired = ?, dbt_result = ?, tests = ?, built_up_to_loader_run = ?,
                    report_written = ?, seconds = ?, error = ?
                where run_id = ?""",
             (
@@ -100,6 +107,7 @@ def finish(con: sqlite3.Connection, refresh: Refresh) -> None:
                 refresh.rows_inserted,
                 refresh.rows_retired,
                 refresh.dbt_result,
+                refresh.tests,
                 refresh.built_up_to_loader_run,
                 int(refresh.report_written),
                 round(refresh.seconds, 3),
@@ -126,6 +134,14 @@ def built_up_to(con: sqlite3.Connection) -> int | None:
     return con.execute(
         "select max(built_up_to_loader_run) from pipeline_runs where dbt_result = 'success'"
     ).fetchone()[0]
+
+
+def full_tests_due(con: sqlite3.Connection, every_seconds: float) -> bool:
+    """True when no build tested whole tables and passed in the last ``every_seconds``."""
+    last = con.execute(
+        "select max(finished_at) from pipeline_runs where tests = 'all' and dbt_result = 'success'"
+    ).fetchone()[0]
+    return last is None or seconds_since(last) >= every_seconds
 
 
 def sheet_due(con: sqlite3.Connection, report_dir: Path) -> bool:

@@ -153,6 +153,7 @@ def log_refresh(log: EventLog, refresh: runs.Refresh) -> None:
         rows_inserted=refresh.rows_inserted,
         rows_retired=refresh.rows_retired,
         dbt=refresh.dbt_result,
+        tests=refresh.tests,
         seconds=round(refresh.seconds, 3),
         steps=",".join(f"{step}:{seconds}" for step, seconds in refresh.timings.items()) or None,
         error=refresh.error,

@@ -4,6 +4,7 @@ demand, query helpers on a real SQLite file, and dbt run on a test warehouse as 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import sqlite3
@@ -174,6 +175,50 @@ def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
     proc = run_dbt(db, dbt_target(db).parent, *args)
     assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
     return proc
+
+
+class WarmProject:
+    """dbt's programmatic runner with the project parsed once, for tests that build many times.
+
+    A ``dbt`` subprocess pays dbt's import and parse (seconds) at every call; this pays them
+    once per test session. Each call points dbt at its warehouse through the same variables as
+    :func:`dbt` (the profile reads them at every invocation), so calls on different warehouses
+    do not share anything but the parsed project."""
+
+    def __init__(self) -> None:
+        self._runner = None
+
+    def __call__(self, db: Path, *args: str, ok: bool = True):  # -> dbtRunnerResult
+        from dbt.cli.main import dbtRunner
+
+        project = ["--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
+        saved = dict(os.environ)
+        os.environ.update(dbt_env(db, dbt_target(db).parent))
+        try:
+            if self._runner is None:
+                parsed = dbtRunner().invoke(["--quiet", "parse", *project])
+                assert parsed.success, parsed.exception
+                self._runner = dbtRunner(manifest=parsed.result)
+            result = self._runner.invoke(
+                ["--quiet", "--no-use-colors", *args, "--log-level", "none", *project]
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if ok:
+            assert result.success, f"dbt {' '.join(args)} failed: {failures(result) or result.exception}"
+        return result
+
+
+def failures(result) -> list[str]:  # noqa: ANN001 (a dbtRunnerResult)
+    """The nodes of a dbt invocation that did not pass, as "name: status"."""
+    if result.result is None or not hasattr(result.result, "results"):
+        return []
+    return [
+        f"{r.node.name}: {r.status}"
+        for r in result.result.results
+        if str(r.status) not in ("success", "pass", "warn", "no-op")
+    ]
 
 
 def load(db: Path, feeds: Path, options: LoadOptions | None = None) -> None:

@@ -22,7 +22,7 @@ def _call(name: str):
 # dispatched macros that render a whole query, not an expression
 _QUERIES = {
     "every_day": lambda cte, bounds: f"select {bounds}.first_day as date_day from {bounds}",
-    "sales_not_placed_once": lambda loaded, facts, orphans: f"select sale_id from {facts}",
+    "sales_not_placed_once": lambda loaded, facts, orphans, events: f"select sale_id from {facts}",
 }
 
 

@@ -3,9 +3,13 @@
         materialized='incremental',
         unique_key='sale_id',
         on_schema_change='fail',
+        pre_hook=["{{ forget_pending_sales() }}", "{{ forget_examined_runs() }}"],
         post_hook=[
             unique_index('sale_id'), plain_index('sale_date'), plain_index('built_at'), plain_index('load_run_id'),
-            "{{ remove_retired_sales(ref('int_sales_retired')) }}"
+            "{{ remove_retired_sales(ref('int_sales_retired')) }}",
+            "{{ add_pending_sales(ref('int_sales_loaded'), ref('stg_sales_events')) }}",
+            "{{ prune_pending_sales(ref('int_sales_loaded')) }}",
+            "{{ record_examined_runs() }}"
         ],
         **by_day_incremental_config()
     )
@@ -13,14 +17,17 @@
 
 {#-
   One row per sale whose product and store are known, priced with the product version in
-  effect when the sale was loaded. Incremental by what is not here yet: every sale of the build
-  horizon that this table does not hold (an anti-join on its unique sale_id index) is examined,
-  so a sale kept out because its product or store was unknown comes in as soon as they are
-  known, whatever order the loader committed them in. Rows carry the dbt run that wrote them
-  (built_at) so that downstream incremental models know what changed. A sale the sheet retired
-  (a deletion, or the old side of an edit) leaves at the next build (post-hook); if the sheet
-  lists it again, the anti-join brings it back.
+  effect when the sale was loaded. Incremental by what is new (macros/examined_runs.sql): a
+  build examines the sales of the loader runs it has not examined yet, the sales the sheet
+  retired or restored in those runs, and the pending sales (examined before, product or store
+  unknown then), so its work follows the new data, not the history. A pending sale comes in as
+  soon as its product and store are known, whatever order the loader committed them in. Rows
+  carry the dbt run that wrote them (built_at) so that downstream incremental models know what
+  changed. A sale the sheet retired (a deletion, or the old side of an edit) leaves at the
+  next build (post-hook); if the sheet lists it again, its restoration brings it back.
 -#}
+
+-- depends_on: {{ ref('stg_sales_events') }} (read by incremental runs only)
 
 with
 
@@ -83,6 +90,12 @@ new_sales as (
 
 ),
 {% elif is_incremental() %}
+to_examine as (
+
+    {{ sales_to_examine(ref('int_sales_loaded'), ref('stg_sales_events')) }}
+
+),
+
 already_built as (
 
     select sale_id from {{ this }}
@@ -92,7 +105,9 @@ already_built as (
 new_sales as (
 
     select * from sales
-    where not exists (
+    where
+        sale_id in (select to_examine.sale_id from to_examine)
+        and not exists (
             select 1 from already_built
             where already_built.sale_id = sales.sale_id
         )
