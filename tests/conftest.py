@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import FeedServer, WarmProject, dbt, load
+from helpers import WARM, FeedServer, WarmProject, dbt, load
 
 from loader.generate import generate
 
@@ -21,7 +21,7 @@ def server() -> Iterator[FeedServer]:
 @pytest.fixture(scope="session")
 def warm_dbt() -> WarmProject:
     """dbt with the project parsed once for the session: ``warm_dbt(db, "build")``."""
-    return WarmProject()
+    return WARM
 
 
 @pytest.fixture

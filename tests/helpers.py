@@ -170,11 +170,15 @@ def dbt_target(db: Path) -> Path:
     return db.parent / f"dbt-{db.stem}" / "target"
 
 
-def dbt(db: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the dbt CLI on ``db``, as a user would from the repository root; fail loudly."""
+def dbt(db: Path, *args: str) -> None:
+    """dbt ``args`` on ``db``; fail loudly. build, run and test go through the session's warm
+    runner (the same commands, without paying dbt's start-up each time); anything else through
+    the CLI, as a user would type it from the repository root."""
+    if args[0] in ("build", "run", "test"):
+        WARM(db, *args)
+        return
     proc = run_dbt(db, dbt_target(db).parent, *args)
     assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
-    return proc
 
 
 class WarmProject:
@@ -219,6 +223,10 @@ def failures(result) -> list[str]:  # noqa: ANN001 (a dbtRunnerResult)
         for r in result.result.results
         if str(r.status) not in ("success", "pass", "warn", "no-op")
     ]
+
+
+# one per test process (pytest-xdist: per worker): the parsed project is read-only once parsed
+WARM = WarmProject()
 
 
 def load(db: Path, feeds: Path, options: LoadOptions | None = None) -> None:

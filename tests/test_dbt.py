@@ -24,9 +24,16 @@ BUILD_METADATA = {"built_at", "horizon_run_id"}
 HISTORY_MODELS = {"mart_results_history"}
 
 
+MODEL_PREFIXES = ("stg_", "int_", "dim_", "fct_", "mart_")
+
+
 def model_names(db: Path) -> list[str]:
-    manifest = json.loads((dbt_target(db) / "manifest.json").read_text())
-    return sorted(n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model")
+    """Every model dbt made in the warehouse (tables and views, by the project's prefixes)."""
+    return sorted(
+        name
+        for (name,) in query(db, "select name from sqlite_master where type in ('table', 'view')")
+        if name.startswith(MODEL_PREFIXES)
+    )
 
 
 def model_rows(db: Path, model: str) -> list[tuple]:
