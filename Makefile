@@ -29,8 +29,9 @@ lint: venv ## ruff (lint + format check) and SQLFluff on the dbt project
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
 
-test: lint ## lint + every test (pytest); .venv/bin/pytest -m 'not slow' runs the quick ones
-	$(BIN)/python -m pytest
+# pytest-xdist: one worker per core (each parses the dbt project once and keeps it warm)
+test: lint ## lint + every test (pytest, a worker per core); .venv/bin/pytest -m 'not slow' runs the quick ones
+	$(BIN)/python -m pytest -n auto
 
 demo: venv ## whole pipeline offline on generated data (data/demo/), then the headline results
 	$(BIN)/python -m loader.generate --out $(DEMO) --rows $(DEMO_ROWS) --days 365 --duplicates 25 --malformed 8 --orphans 4
