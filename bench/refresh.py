@@ -169,6 +169,7 @@ def main() -> int:
         server.shutdown()
 
     latency = statistics.median(latencies)
+    budget = 3.0 if args.rows <= 1_000_000 else 5.0  # seconds plus one interval (issue 22)
     split = {step: statistics.median(float(s[step]) for s in splits if step in s) for step in splits[0]}
     lines = [
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -184,12 +185,15 @@ def main() -> int:
         f"{latency:.1f} s |",
         *(f"| ... of which `{step}` (median) | {seconds:.1f} s |" for step, seconds in split.items()),
         "",
-        f"Targets (issue 10): a change visible in under 5 s plus one interval (here 6 s): **{latency:.1f} s**"
-        f" ({'holds' if latency <= 6 else 'missed'}); an unchanged poll under 50 ms of CPU: "
-        f"**{cpu_per_poll * 1000:.0f} ms** ({'holds' if cpu_per_poll <= 0.05 else 'missed'}).",
+        f"Targets (issue 22): a change visible in under {budget:g} s plus one interval (here {budget + 1:g} s) "
+        f"at {args.rows:,} sales: **{latency:.1f} s** ({'holds' if latency <= budget + 1 else 'missed'}); an "
+        f"unchanged poll under 50 ms of CPU: **{cpu_per_poll * 1000:.0f} ms** "
+        f"({'holds' if cpu_per_poll <= 0.05 else 'missed'}).",
     ]
     text = "\n".join(lines)
-    publish("refresh", "Refresh service: change to dashboard", text, to_docs=not args.no_docs)
+    size = f"{args.rows / 1e6:g}M" if args.rows >= 1_000_000 else f"{args.rows:,}"
+    key = "refresh" if args.rows == 1_000_000 else f"refresh-{size}"
+    publish(key, f"Refresh service: change to dashboard, {size} sales", text, to_docs=not args.no_docs)
     return 0
 
 

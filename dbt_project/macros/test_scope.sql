@@ -44,16 +44,12 @@
 {%- endif -%}
 {%- endmacro %}
 
-{#- the scope column a model or source declared (meta.tests_scoped_by), or none -#}
+{#- the scope column a model or source of this project declared (meta.tests_scoped_by), or none -#}
 {% macro tests_scoped_by(relation) -%}
-{%- for node in graph.nodes.values() | list + graph.sources.values() | list -%}
-{%- set name = node.alias or node.identifier or node.name -%}
-{%- if node.resource_type in ('model', 'source') and name == relation.identifier -%}
-{%- set meta = node.config.get('meta', {}) or node.get('meta', {}) -%}
-{{ return(meta.get('tests_scoped_by')) }}
-{%- endif -%}
-{%- endfor -%}
-{{ return(none) }}
+{%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier)
+    or graph.sources.get('source.' ~ project_name ~ '.warehouse.' ~ relation.identifier) -%}
+{%- if not node -%}{{ return(none) }}{%- endif -%}
+{{ return((node.config.get('meta') or node.get('meta') or {}).get('tests_scoped_by')) }}
 {%- endmacro %}
 
 {#-
