@@ -89,6 +89,7 @@ bench: venv ## benchmarks, written to docs/benchmarks.md
 	$(BIN)/python -m bench.dbt_incremental
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.refresh --rows 10000000
+	$(BIN)/python -m bench.refresh --rows 10000000 --sheet-days 30
 	$(BIN)/python -m bench.sqlite_floor
 	$(BIN)/python -m bench.history
 	$(MAKE) engines

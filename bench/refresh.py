@@ -1,6 +1,6 @@
 """Refresh service benchmark: from a sheet change to the marts, and the cost of an idle poll.
 
-    python -m bench.refresh [--rows 1000000] [--new 1000] [--changes 3] [--polls 20] [--no-docs]
+    python -m bench.refresh [--rows 1000000] [--sheet-days 30] [--new 1000] [--changes 3] [--polls 20] [--no-docs]
 
 Builds a warehouse of ``--rows`` generated sales, serves the three feeds over HTTP on
 127.0.0.1 with ETags (as a published sheet is served), and starts ``python -m pipeline watch
@@ -17,6 +17,7 @@ shows that split too. Results are printed and written to docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -106,6 +107,14 @@ class Watcher:
         raise SystemExit(f"no {kind} event in {timeout} s")
 
 
+def keep_last_days(sales: Path, days: int) -> None:
+    """Rewrite the generated sales sheet (sorted by date) with its last ``days`` days only."""
+    lines = sales.read_text(encoding="utf-8").splitlines(keepends=True)
+    last = dt.date.fromisoformat(lines[-1][:10])
+    first = (last - dt.timedelta(days=days - 1)).isoformat()
+    sales.write_text(lines[0] + "".join(line for line in lines[1:] if line[:10] >= first), encoding="utf-8")
+
+
 def sales_count(db: Path) -> int:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
@@ -125,6 +134,13 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=3)
     parser.add_argument("--polls", type=int, default=20, help="idle polls measured (20)")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "refresh")
+    parser.add_argument(
+        "--sheet-days",
+        type=int,
+        default=0,
+        help="after the first refresh, the sheet keeps only its last N days, as the client's does (30); "
+        "the warehouse keeps every sale. 0: the whole history stays in the sheet",
+    )
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
 
@@ -141,6 +157,11 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "pipeline", "run", *common], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     first_build = time.perf_counter() - started
+
+    if args.sheet_days:  # the rolling window: the next refresh ages the older days out, keeps them
+        keep_last_days(feeds / "ventes.csv", args.sheet_days)
+        subprocess.run([sys.executable, "-m", "pipeline", "run", *common], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
 
     watcher = Watcher([sys.executable, "-m", "pipeline", "watch", "--interval", "1", *common], env)
     try:
@@ -173,8 +194,13 @@ def main() -> int:
     split = {step: statistics.median(float(s[step]) for s in splits if step in s) for step in splits[0]}
     lines = [
         f"Run on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; a warehouse of {args.rows:,} generated sales, the feeds served over "
-        f"HTTP on 127.0.0.1 with ETags, `python -m pipeline watch --interval 1`.",
+        f"{platform.python_version()}; a warehouse of {args.rows:,} generated sales over 365 days, "
+        + (
+            f"the sheet keeping its last {args.sheet_days} days (as the client's does), "
+            if args.sheet_days
+            else "the whole history still in the sheet, "
+        )
+        + "the feeds served over HTTP on 127.0.0.1 with ETags, `python -m pipeline watch --interval 1`.",
         "",
         "| measure | value |",
         "|---|---:|",
@@ -192,8 +218,12 @@ def main() -> int:
     ]
     text = "\n".join(lines)
     size = f"{args.rows / 1e6:g}M" if args.rows >= 1_000_000 else f"{args.rows:,}"
-    key = "refresh" if args.rows == 1_000_000 else f"refresh-{size}"
-    publish(key, f"Refresh service: change to dashboard, {size} sales", text, to_docs=not args.no_docs)
+    window = f", {args.sheet_days}-day sheet" if args.sheet_days else ""
+    key = f"refresh-{size}" + (f"-{args.sheet_days}d" if args.sheet_days else "")
+    key = "refresh" if key == "refresh-1M" else key  # the first section, kept in its place
+    publish(
+        key, f"Refresh service: change to dashboard, {size} sales{window}", text, to_docs=not args.no_docs
+    )
     return 0
 
 

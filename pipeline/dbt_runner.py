@@ -7,9 +7,11 @@ logs, attached schemas) in a work folder of the caller's, away from the develope
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,20 +52,36 @@ class BuildResult:
     summary: str  # e.g. "24 models, 131 tests ok" or what failed
 
 
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in os.environ for the block, the previous environment back after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:  # only these names, so another thread never sees an emptied environment
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class WarmDbt:
-    """``dbt build`` through dbt's programmatic runner, with the project parsed once.
+    """dbt's programmatic runner with the project parsed once.
 
     The refresh service is a long-lived process: importing dbt and parsing the project cost
     seconds, paid at the first build only; later builds reuse the parsed manifest. The
     project files do not change under a running service (they are in the image), so the
-    manifest cannot go stale. dbt reads the warehouse path from ``WAREHOUSE_DB`` (profiles.yml):
-    this process exists to refresh one warehouse, so the variable is set for it here.
+    manifest cannot go stale. The tests share one for all their warehouses the same way.
+
+    dbt reads the warehouse path from ``WAREHOUSE_DB`` (profiles.yml) at every invocation: each
+    call sets it, with the variables ``env`` gives for that warehouse, for its duration only.
     """
 
-    def __init__(self, db: Path):
-        os.environ["WAREHOUSE_DB"] = str(Path(db).resolve())
-        os.environ.setdefault("DBT_SQLITE_SCHEMA_DIR", str(Path(db).resolve().parent / "dbt_schemas"))
-        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    def __init__(self, db: Path | None = None, env: Callable[[Path], Mapping[str, str]] | None = None):
+        self.db = Path(db).resolve() if db is not None else None
+        self._env = env or _service_env
         self._args = ["--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
         self._runner = None
 
@@ -75,13 +93,23 @@ class WarmDbt:
         from dbt.cli.main import dbtRunner  # seconds to import: only in a process that builds
 
         if self._runner is None:
-            parsed = dbtRunner().invoke(
-                ["--quiet", "--no-use-colors", "parse", "--log-level", "none", *self._args]
-            )
+            with _environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
+                parsed = dbtRunner().invoke(
+                    ["--quiet", "--no-use-colors", "parse", "--log-level", "none", *self._args]
+                )
             if not parsed.success:
                 raise RuntimeError(f"dbt could not parse the project: {parsed.exception}")
             self._runner = dbtRunner(manifest=parsed.result)
         return self._runner
+
+    def invoke(self, *args: str, db: Path | None = None):  # -> dbtRunnerResult
+        """``dbt <args>`` on ``db`` (default: this runner's warehouse), quietly."""
+        runner = self._warm_runner()
+        warehouse = Path(db).resolve() if db is not None else self.db
+        if warehouse is None:
+            raise ValueError("WarmDbt.invoke needs a warehouse: WarmDbt(db) or invoke(..., db=...)")
+        with _environment(self._env(warehouse)):
+            return runner.invoke(["--quiet", "--no-use-colors", *args, *self._args])
 
     def build(self, tests: str = "all") -> BuildResult:
         """An incremental ``dbt build`` (models, then their tests, in dependency order).
@@ -90,9 +118,7 @@ class WarmDbt:
         last build that passed (macros/test_scope.sql); ``"all"``: whole tables."""
         scope = ["--vars", '{"test_scope": "changed"}'] if tests == "changed" else []
         try:
-            result = self._warm_runner().invoke(
-                ["--quiet", "--no-use-colors", "build", *BUILD_FLAGS, *scope, *self._args]
-            )
+            result = self.invoke("build", *BUILD_FLAGS, *scope)
         except RuntimeError as exc:
             return BuildResult(False, str(exc))
         if isinstance(result.exception, KeyboardInterrupt):  # dbt cancelled its query: pass it on
@@ -100,6 +126,16 @@ class WarmDbt:
         if result.exception is not None and result.result is None:
             return BuildResult(False, f"dbt failed: {result.exception}")
         return BuildResult(result.success, _summary(result.result.results))
+
+
+def _service_env(db: Path) -> dict[str, str]:
+    """What the refresh service gives dbt: the warehouse, and dbt's attached schemas beside it
+    unless DBT_SQLITE_SCHEMA_DIR says where."""
+    return {
+        "WAREHOUSE_DB": str(db),
+        "DBT_SQLITE_SCHEMA_DIR": os.environ.get("DBT_SQLITE_SCHEMA_DIR") or str(db.parent / "dbt_schemas"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
 def _summary(results: list) -> str:

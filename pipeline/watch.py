@@ -15,9 +15,10 @@ stop timeout is 10 s before SIGKILL).
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,11 @@ def watch(
 ) -> int:
     """Refresh until stopped; returns the exit status (0)."""
     dbt = WarmDbt(config.db)
+    backups = (
+        BackgroundBackups(lambda: take_backup(config.db, watch_config, log, alerts), log)
+        if watch_config.backup_dir is not None
+        else None
+    )
     failures = 0
     log("watch_started", db=config.db, interval=watch_config.interval, alert_after=watch_config.alert_after)
     try:
@@ -113,8 +119,8 @@ def watch(
             log("refresh_interrupted", signal=stopper.signal_name, detail="the step under way rolled back")
             break
         log_refresh(log, refresh)
-        if refresh.outcome == "refreshed" and watch_config.backup_dir is not None:
-            take_backup(config.db, watch_config, log, alerts)
+        if refresh.outcome == "refreshed" and backups is not None:
+            backups.request()
         failures = 0 if refresh.ok else failures + 1
         alerts.refresh_ended(refresh.ok, error=refresh.error, consecutive_failures=failures)
         try:
@@ -126,8 +132,57 @@ def watch(
         if failures:
             log("backoff", consecutive_failures=failures, next_attempt_in=round(delay, 3))
         stopper.wait(delay)
+    if backups is not None:
+        backups.abandon()
     log("watch_stopped", signal=stopper.signal_name)
     return 0
+
+
+class BackgroundBackups:
+    """The backup after each refresh that changed the warehouse, taken beside the loop.
+
+    A backup of a large warehouse takes seconds to minutes (a copy and its integrity check); taken
+    in the loop, it delayed the next poll, so a change made meanwhile waited for it (37 s from a
+    change to the marts at 10M sales, 3 s of it load and 4 s dbt). SQLite's backup is one read
+    transaction (WAL: the refreshes go on writing), so it runs in a thread: one at a time, and a
+    refresh that changes the warehouse while one runs gets the next one, taken as soon as it ends
+    (of the newest state). A backup still running when the service stops is abandoned: its
+    ``.partial`` file is never taken for a backup and the next backup removes it.
+    """
+
+    def __init__(self, take: Callable[[], None], log: EventLog):
+        self._take, self._log = take, log
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def request(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+        threading.Thread(target=self._run, daemon=True, name="backup").start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._take()  # a failure is a log line and an alert (take_backup)
+            except Exception as exc:  # anything else: logged; the next request takes a backup again
+                self._log("backup_failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    return
+                self._again = False
+
+    def abandon(self) -> None:
+        with self._lock:
+            if self._running:
+                self._log(
+                    "backup_abandoned",
+                    detail="the service stopped during a backup; the next one removes its partial file",
+                )
 
 
 def take_backup(db: Path, watch_config: WatchConfig, log: EventLog, alerts: Alerts) -> None:
@@ -137,7 +192,7 @@ def take_backup(db: Path, watch_config: WatchConfig, log: EventLog, alerts: Aler
     try:
         path = backup.take(db, watch_config.backup_dir)
         removed = backup.prune(watch_config.backup_dir, watch_config.retention)
-    except (BackupError, OSError) as exc:
+    except (BackupError, OSError, sqlite3.Error) as exc:
         log("backup_failed", error=str(exc)[:300])
         alerts.notify("backup_failed", error=str(exc)[:300])
         return

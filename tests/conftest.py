@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import WARM, FeedServer, WarmProject, dbt, load
+from helpers import FeedServer, dbt, load
 
 from loader.generate import generate
 
@@ -16,12 +16,6 @@ def server() -> Iterator[FeedServer]:
     srv = FeedServer()
     yield srv
     srv.close()
-
-
-@pytest.fixture(scope="session")
-def warm_dbt() -> WarmProject:
-    """dbt with the project parsed once for the session: ``warm_dbt(db, "build")``."""
-    return WARM
 
 
 @pytest.fixture

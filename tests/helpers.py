@@ -4,7 +4,6 @@ demand, query helpers on a real SQLite file, and dbt run on a test warehouse as 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import sqlite3
@@ -21,7 +20,7 @@ from pathlib import Path
 from loader import FeedResult, LoadOptions, connect, feeds, load_feeds
 from loader.feeds import FEEDS
 from loader.fetch import HttpOptions
-from pipeline.dbt_runner import dbt_env, run_dbt
+from pipeline.dbt_runner import WarmDbt, dbt_env, run_dbt
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_DATA = ROOT / "tests" / "fixtures" / "client_data"  # the client's feeds, committed as published
@@ -175,43 +174,10 @@ def dbt(db: Path, *args: str) -> None:
     runner (the same commands, without paying dbt's start-up each time); anything else through
     the CLI, as a user would type it from the repository root."""
     if args[0] in ("build", "run", "test"):
-        WARM(db, *args)
+        warm(db, *args)
         return
     proc = run_dbt(db, dbt_target(db).parent, *args)
     assert proc.returncode == 0, f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
-
-
-class WarmProject:
-    """dbt's programmatic runner with the project parsed once, for tests that build many times.
-
-    A ``dbt`` subprocess pays dbt's import and parse (seconds) at every call; this pays them
-    once per test session. Each call points dbt at its warehouse through the same variables as
-    :func:`dbt` (the profile reads them at every invocation), so calls on different warehouses
-    do not share anything but the parsed project."""
-
-    def __init__(self) -> None:
-        self._runner = None
-
-    def __call__(self, db: Path, *args: str, ok: bool = True):  # -> dbtRunnerResult
-        from dbt.cli.main import dbtRunner
-
-        project = ["--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
-        saved = dict(os.environ)
-        os.environ.update(dbt_env(db, dbt_target(db).parent))
-        try:
-            if self._runner is None:
-                parsed = dbtRunner().invoke(["--quiet", "parse", *project])
-                assert parsed.success, parsed.exception
-                self._runner = dbtRunner(manifest=parsed.result)
-            result = self._runner.invoke(
-                ["--quiet", "--no-use-colors", *args, "--log-level", "none", *project]
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        if ok:
-            assert result.success, f"dbt {' '.join(args)} failed: {failures(result) or result.exception}"
-        return result
 
 
 def failures(result) -> list[str]:  # noqa: ANN001 (a dbtRunnerResult)
@@ -225,8 +191,18 @@ def failures(result) -> list[str]:  # noqa: ANN001 (a dbtRunnerResult)
     ]
 
 
-# one per test process (pytest-xdist: per worker): the parsed project is read-only once parsed
-WARM = WarmProject()
+# one per test process (pytest-xdist: per worker): the parsed project is read-only once parsed;
+# each call gets the variables of its own warehouse (its own dbt target folder)
+WARM = WarmDbt(env=lambda db: dbt_env(db, dbt_target(db).parent))
+
+
+def warm(db: Path, *args: str, ok: bool = True):  # -> dbtRunnerResult
+    """dbt ``args`` on ``db`` through the session's warm runner; fails the test unless it
+    succeeded (``ok=False``: the caller looks at the result)."""
+    result = WARM.invoke(*args, "--log-level", "none", db=db)
+    if ok:
+        assert result.success, f"dbt {' '.join(args)} failed: {failures(result) or result.exception}"
+    return result
 
 
 def load(db: Path, feeds: Path, options: LoadOptions | None = None) -> None:

@@ -8,16 +8,20 @@ scope shows what the scope leaves to the scheduled whole-table run, which catche
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, WarmProject, failures, load, query, scalar, service_env
+from helpers import failures, load, query, scalar, warm
 
+from loader import LoadOptions
+from loader.feeds import FEEDS
 from loader.generate import generate
+from pipeline.dbt_runner import WarmDbt, dbt_env
+from pipeline.events import EventLog
+from pipeline.refresh import RefreshConfig, refresh_once
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +29,17 @@ SCOPED = ("--vars", "{test_scope: changed}")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmProject) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse built whole (every test passed: the scope is at its horizon), then one more
     day of sales loaded and built with scoped tests: fct_sales has old rows and new ones."""
     work = tmp_path_factory.mktemp("scope")
     feeds, db = work / "feeds", work / "warehouse.db"
     generate(feeds, days=40, rows=8_000, orphans=3, seed=5)
     load(db, feeds)
-    warm_dbt(db, "build")
+    warm(db, "build")
     generate(feeds, days=2, rows=400, append=True, orphans=2, seed=6)
     load(db, feeds)
-    warm_dbt(db, "build", *SCOPED)
+    warm(db, "build", *SCOPED)
     return db
 
 
@@ -126,45 +130,41 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("name", MUTATIONS)
 def test_a_bad_row_added_since_the_last_passing_build_fails_the_scoped_tests(
-    warehouse: Path, warm_dbt: WarmProject, name: str
+    warehouse: Path, name: str
 ) -> None:
     statements, rebuild, expected = MUTATIONS[name]
     before = scope(warehouse)
     execute(warehouse, *statements)
-    result = warm_dbt(warehouse, "build" if rebuild else "test", *SCOPED, ok=False)
+    result = warm(warehouse, "build" if rebuild else "test", *SCOPED, ok=False)
     assert not result.success
     assert expected <= failed_tests(result), failures(result)
     # a run that failed does not move the scope: the bad row stays in the next run's rows
     assert scope(warehouse) == before
-    again = warm_dbt(warehouse, "test", *SCOPED, ok=False)
+    again = warm(warehouse, "test", *SCOPED, ok=False)
     assert expected <= failed_tests(again)
 
 
-def test_a_scoped_run_reads_only_new_rows_and_the_whole_run_catches_an_old_bad_row(
-    warehouse: Path, warm_dbt: WarmProject
-) -> None:
+def test_a_scoped_run_reads_only_new_rows_and_the_whole_run_catches_an_old_bad_row(warehouse: Path) -> None:
     # an old fact row damaged in place (not written by a build since the scope): out of scope
     execute(warehouse, "update fct_sales set quantity = 0 where rowid = (select min(rowid) from fct_sales)")
-    assert warm_dbt(warehouse, "test", *SCOPED, ok=False).success
-    whole = warm_dbt(warehouse, "test", ok=False)
+    assert warm(warehouse, "test", *SCOPED, ok=False).success
+    whole = warm(warehouse, "test", ok=False)
     assert "accepted_range_fct_sales_quantity__1" in failed_tests(whole)
 
 
-def test_a_passing_scoped_build_moves_the_scope_to_its_horizon(
-    warehouse: Path, warm_dbt: WarmProject
-) -> None:
+def test_a_passing_scoped_build_moves_the_scope_to_its_horizon(warehouse: Path) -> None:
     horizon = scalar(warehouse, "select loader_run_id from dbt_build_horizon")
     assert scope(warehouse)[0] == horizon
     feeds = warehouse.parent / "feeds"
     generate(feeds, days=1, rows=100, seed=8)
     load(warehouse, feeds)
-    warm_dbt(warehouse, "build", *SCOPED)
+    warm(warehouse, "build", *SCOPED)
     assert scope(warehouse)[0] == scalar(warehouse, "select max(run_id) from loader_runs") > horizon
     # a selection tests part of the project: it passes without moving the scope
     generate(feeds, days=1, rows=100, append=True, seed=9)
     load(warehouse, feeds)
     moved = scope(warehouse)
-    warm_dbt(warehouse, "build", "--select", "stg_sales", *SCOPED)
+    warm(warehouse, "build", "--select", "stg_sales", *SCOPED)
     assert scope(warehouse) == moved
 
 
@@ -188,48 +188,32 @@ def test_fct_sales_examines_new_runs_and_pending_sales_only(built: Path) -> None
 
 
 def test_the_refresh_tests_what_changed_and_whole_tables_on_schedule(tmp_path: Path) -> None:
-    """pipeline run: the first build tests whole tables, a change is built with scoped tests,
-    --full-tests-every 0 makes every build whole, and a full check falls due with nothing new;
-    pipeline_runs says which tests each build ran."""
+    """One refresh at a time, as pipeline run and watch do them: the first build tests whole
+    tables, a change is built with scoped tests, --full-tests-every 0 makes every build whole,
+    and a full check falls due with nothing new; pipeline_runs says which tests each build ran."""
     feeds, db = tmp_path / "feeds", tmp_path / "warehouse.db"
     generate(feeds, days=20, rows=2_000, seed=4)
+    dbt = WarmDbt(db, env=lambda warehouse: dbt_env(warehouse, tmp_path / "dbt"))
+    log = EventLog("json", stream=io.StringIO())
 
-    def run(*options: str) -> None:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline",
-                "run",
-                "--db",
-                str(db),
-                "--from-dir",
-                str(feeds),
-                "--no-report",
-                *options,
-            ],
-            cwd=ROOT,
-            env=service_env(db, None),
-            capture_output=True,
-            text=True,
-            timeout=300,
+    def refresh(full_tests_every: float = 86_400.0) -> tuple:
+        config = RefreshConfig(
+            db=db,
+            sources={spec.name: str(feeds / spec.file_name) for spec in FEEDS},
+            load=LoadOptions(),
+            report_dir=None,
+            full_tests_every=full_tests_every,
         )
-        assert proc.returncode == 0, proc.stderr
-
-    def last_run() -> tuple:
+        done = refresh_once(config, dbt, log)
+        assert done.outcome in ("refreshed", "unchanged"), done.errors
         return query(db, "select dbt_result, tests from pipeline_runs order by run_id desc limit 1")[0]
 
-    run()
-    assert last_run() == ("success", "all")
+    assert refresh() == ("success", "all")
     generate(feeds, days=1, rows=50, append=True, seed=5)
-    run()
-    assert last_run() == ("success", "changed")
-    run()  # nothing new, whole tables tested within the day: no build
-    assert last_run() == ("skipped", None)
+    assert refresh() == ("success", "changed")
+    assert refresh() == ("skipped", None)  # nothing new, whole tables tested within the day
     generate(feeds, days=1, rows=50, append=True, seed=6)
-    run("--full-tests-every", "0")
-    assert last_run() == ("success", "all")
+    assert refresh(full_tests_every=0) == ("success", "all")
     # the daily check falls due with nothing new: a build whose tests read whole tables
     execute(db, "update pipeline_runs set finished_at = '2020-01-01T00:00:00Z' where tests = 'all'")
-    run()
-    assert last_run() == ("success", "all")
+    assert refresh() == ("success", "all")

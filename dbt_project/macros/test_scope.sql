@@ -4,9 +4,9 @@
   since the last build whose tests all passed: a model opts in with
   `meta: {tests_scoped_by: <column>}`, where the column is a loader run id (`load_run_id`,
   `run_id`: rows of loader runs after that build's horizon) or `built_at` (rows written by a
-  later dbt run). Every other model,
-  `--full-refresh`, and the default `test_scope: all` (any `dbt build` or `dbt test` typed by
-  hand, `make test`, the refresh service's scheduled full check) test whole tables.
+  later dbt run). Every other model, `--full-refresh`, and the default `test_scope: all` (any
+  `dbt build` or `dbt test` typed by hand, `make test`, the refresh service's scheduled full
+  check) test whole tables.
 
   What a scoped test still proves, per kind (the generic tests go through get_where_subquery):
   - not_null, accepted_values, accepted_range, relationships: every row in scope (a

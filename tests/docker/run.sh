@@ -149,7 +149,9 @@ fetch "http://127.0.0.1:${DATASETTE_PORT}/" | grep -q 'href="/tableau-de-bord"' 
 "${compose[@]}" exec -T refresh ls /data/report/fiche_synthese.md
 
 say "the refresh service archived what it loaded and took a checked backup, in the volume"
-"${compose[@]}" exec -T refresh sh -c 'test -s /data/archive/journal.jsonl && ls /data/backups/warehouse-*.db'
+# (the backup runs beside the refresh loop: give it a moment)
+"${compose[@]}" exec -T refresh sh -c 'test -s /data/archive/journal.jsonl && for i in $(seq 60); do
+  ls /data/backups/warehouse-*.db 2>/dev/null && exit 0; sleep 0.5; done; exit 1'
 "${compose[@]}" exec -T refresh python -m pipeline health
 
 say "history copied off the host, as docs/operations.md says"
