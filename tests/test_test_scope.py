@@ -68,21 +68,16 @@ def scope(db: Path) -> tuple:
     return query(db, "select load_run_id, built_at from dbt_test_scope")[0]
 
 
-# A new loader run that carries a bad sale (the loader refuses these values: written by hand,
-# as a loader bug would), then built with scoped tests.
-NEW_RUN = [
-    """insert into loader_runs (batch_id, feed, source, started_at, finished_at, status, loaded_at)
-       select batch_id, feed, source, started_at, finished_at, status, loaded_at from loader_runs
-       where feed = 'sales' order by run_id desc limit 1""",
-]
-
-
-def bad_sale(quantity: str = "3", product: str | None = None, store: str | None = None) -> list[str]:
+# A new loader run that carries a sale with a bad quantity (the loader refuses such values:
+# written by hand, as a loader bug would), then built with scoped tests.
+def bad_sale(quantity: str) -> list[str]:
     return [
-        *NEW_RUN,
-        f"""insert into raw_sales select 'planted|' || sale_id, sale_date, {product or "product_ref"}, {quantity},
-               {store or "store_id"}, raw_date, raw_product_ref, raw_quantity, raw_store_id,
-               (select max(run_id) from loader_runs), line_number
+        """insert into loader_runs (batch_id, feed, source, started_at, finished_at, status, loaded_at)
+           select batch_id, feed, source, started_at, finished_at, status, loaded_at from loader_runs
+           where feed = 'sales' order by run_id desc limit 1""",
+        f"""insert into raw_sales select 'planted|' || sale_id, sale_date, product_ref, {quantity}, store_id,
+               raw_date, raw_product_ref, raw_quantity, raw_store_id, (select max(run_id) from loader_runs),
+               line_number
            from raw_sales limit 1""",
     ]
 
