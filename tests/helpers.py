@@ -191,6 +191,35 @@ def failures(result) -> list[str]:  # noqa: ANN001 (a dbtRunnerResult)
     ]
 
 
+# columns that record when a row was built, not what it says: they differ between builds by design
+BUILD_METADATA = {"built_at", "horizon_run_id"}
+# one row per dbt run by design, so two histories of builds never match
+HISTORY_MODELS = {"mart_results_history"}
+
+
+MODEL_PREFIXES = ("stg_", "int_", "dim_", "fct_", "mart_")
+
+
+def model_names(db: Path) -> list[str]:
+    """Every model dbt made in the warehouse (tables and views, by the project's prefixes)."""
+    return sorted(
+        name
+        for (name,) in query(db, "select name from sqlite_master where type in ('table', 'view')")
+        if name.startswith(MODEL_PREFIXES)
+    )
+
+
+def model_rows(db: Path, model: str) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        columns = [r[1] for r in con.execute(f'pragma table_info("{model}")') if r[1] not in BUILD_METADATA]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        rows = con.execute(f'select {listed} from "{model}" order by {listed}').fetchall()
+    finally:
+        con.close()
+    return [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
+
+
 # one per test process (pytest-xdist: per worker): the parsed project is read-only once parsed;
 # each call gets the variables of its own warehouse (its own dbt target folder)
 WARM = WarmDbt(env=lambda db: dbt_env(db, dbt_target(db).parent))

@@ -5,46 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from helpers import CLIENT_DATA, dbt, dbt_target, load, query, scalar
+from helpers import CLIENT_DATA, HISTORY_MODELS, dbt, dbt_target, load, model_names, model_rows, query, scalar
 
 from loader.generate import generate
 
 # every test here builds the dbt project: part of `make test`, left out of the quick subset
 pytestmark = pytest.mark.slow
-
-
-# columns that record when a row was built, not what it says: they differ between builds by design
-BUILD_METADATA = {"built_at", "horizon_run_id"}
-# one row per dbt run by design, so two histories of builds never match
-HISTORY_MODELS = {"mart_results_history"}
-
-
-MODEL_PREFIXES = ("stg_", "int_", "dim_", "fct_", "mart_")
-
-
-def model_names(db: Path) -> list[str]:
-    """Every model dbt made in the warehouse (tables and views, by the project's prefixes)."""
-    return sorted(
-        name
-        for (name,) in query(db, "select name from sqlite_master where type in ('table', 'view')")
-        if name.startswith(MODEL_PREFIXES)
-    )
-
-
-def model_rows(db: Path, model: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        columns = [r[1] for r in con.execute(f'pragma table_info("{model}")') if r[1] not in BUILD_METADATA]
-        listed = ", ".join(f'"{c}"' for c in columns)
-        rows = con.execute(f'select {listed} from "{model}" order by {listed}').fetchall()
-    finally:
-        con.close()
-    return [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
 
 
 def snapshot(db: Path, models: list[str], with_metadata: bool = False) -> dict[str, list[tuple]]:

@@ -11,10 +11,23 @@ from __future__ import annotations
 import io
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import failures, load, query, scalar, warm
+from helpers import (
+    HISTORY_MODELS,
+    ROOT,
+    failures,
+    load,
+    model_names,
+    model_rows,
+    query,
+    scalar,
+    service_env,
+    warm,
+)
 
 from loader import LoadOptions
 from loader.feeds import FEEDS
@@ -212,3 +225,53 @@ def test_the_refresh_tests_what_changed_and_whole_tables_on_schedule(tmp_path: P
     # the daily check falls due with nothing new: a build whose tests read whole tables
     execute(db, "update pipeline_runs set finished_at = '2020-01-01T00:00:00Z' where tests = 'all'")
     assert refresh() == ("success", "all")
+
+
+PREVIOUS_RELEASE = "8bee372"  # the release before tested scopes and examined runs
+
+
+def test_a_warehouse_built_by_the_previous_release_is_refreshed_and_equals_a_full_refresh(
+    tmp_path: Path,
+) -> None:
+    """Marts, pipeline_runs and fct_sales written by the previous release's own pipeline (no
+    pipeline_runs.tests, no dbt_examined_runs): this release's refresh adds the column, examines
+    every sale once (it cannot know what was examined), then only what is new; every model
+    equals a full refresh of the same data."""
+    old = tmp_path / "previous-release"
+    made = subprocess.run(["git", "worktree", "add", "--detach", str(old), PREVIOUS_RELEASE], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.fail(f"cannot check out the previous release {PREVIOUS_RELEASE}: {made.stderr}")
+    try:
+        feeds, db = tmp_path / "feeds", tmp_path / "warehouse.db"
+        generate(feeds, days=20, rows=2_000, orphans=2, seed=12)
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", "--db", str(db), "--from-dir", str(feeds), "--no-report"],
+            cwd=old, env={**service_env(db, None), "PYTHONPATH": str(old)}, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "tests" not in {row[1] for row in query(db, "pragma table_info(pipeline_runs)")}
+        generate(feeds, days=2, rows=200, append=True, orphans=1, seed=13)
+        for _ in range(2):  # the first examines everything, the second what is new
+            done = subprocess.run(
+                [sys.executable, "-m", "pipeline", "run", "--db", str(db), "--from-dir", str(feeds), "--no-report"],
+                cwd=ROOT, env=service_env(db, None), capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            generate(feeds, days=1, rows=100, append=True, seed=14)
+        assert query(db, "select dbt_result, tests from pipeline_runs order by run_id") == [
+            ("success", None),
+            ("success", "all"),
+            ("success", "changed"),
+        ]
+        assert scalar(db, "select loader_run_id from dbt_examined_runs") == scalar(
+            db, "select loader_run_id from dbt_build_horizon"
+        )
+        full = tmp_path / "full.db"
+        shutil.copy(db, full)
+        warm(full, "build", "--full-refresh")
+        models = [m for m in model_names(db) if m not in HISTORY_MODELS]
+        assert {m: model_rows(db, m) for m in models} == {m: model_rows(full, m) for m in models}
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
