@@ -3,6 +3,7 @@ demand, query helpers on a real SQLite file, and dbt run on a test warehouse as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -12,10 +13,12 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from loader import FeedResult, LoadOptions, connect, feeds, load_feeds
 from loader.feeds import FEEDS
@@ -218,6 +221,21 @@ def model_rows(db: Path, model: str) -> list[tuple]:
     finally:
         con.close()
     return [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+@contextlib.contextmanager
+def release_checkout(commit: str, folder: Path) -> Iterator[Path]:
+    """The project as it was at ``commit``, checked out in ``folder`` (a git worktree) for the
+    block: a warehouse written by an earlier release's own code. Fails the test if git cannot."""
+    made = subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), commit], cwd=ROOT, capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.fail(f"cannot check out the release {commit}: {made.stderr}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
 
 
 # one per test process (pytest-xdist: per worker): the parsed project is read-only once parsed;

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import CLIENT_DATA, ROOT, csv_body, dbt, query, scalar
+from helpers import CLIENT_DATA, ROOT, csv_body, dbt, query, release_checkout, scalar
 
 from loader import LoadOptions, connect, load_feeds
 from loader import backup as backups
@@ -392,12 +392,7 @@ def test_a_warehouse_from_a_newer_release_is_refused(feeds: Path, tmp_path: Path
 @pytest.mark.slow
 def test_the_previous_releases_warehouse_is_upgraded(feeds: Path, tmp_path: Path) -> None:
     """A warehouse written by the previous release's own code, then opened by this one."""
-    old = tmp_path / "previous-release"
-    made = subprocess.run(["git", "worktree", "add", "--detach", str(old), PREVIOUS_RELEASE], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
-    if made.returncode != 0:
-        pytest.fail(f"cannot check out the previous release {PREVIOUS_RELEASE}: {made.stderr}")
-    try:
+    with release_checkout(PREVIOUS_RELEASE, tmp_path / "previous-release") as old:
         db = tmp_path / "w.db"
         env = {**os.environ, "PYTHONPATH": str(old)}
         for step in range(2):  # a load, then an appended day and an edit, with the old code
@@ -438,8 +433,6 @@ def test_the_previous_releases_warehouse_is_upgraded(feeds: Path, tmp_path: Path
             db, "select sales_count + orphan_sales_count, total_units + orphan_units from mart_revenue_total"
         )[0]
         assert marts == live  # the marts are right on the upgraded warehouse
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
 
 
 def test_the_journals_last_number_is_read_from_its_tail(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from helpers import (
     model_names,
     model_rows,
     query,
+    release_checkout,
     scalar,
     service_env,
     warm,
@@ -237,12 +238,7 @@ def test_a_warehouse_built_by_the_previous_release_is_refreshed_and_equals_a_ful
     pipeline_runs.tests, no dbt_examined_runs): this release's refresh adds the column, examines
     every sale once (it cannot know what was examined), then only what is new; every model
     equals a full refresh of the same data."""
-    old = tmp_path / "previous-release"
-    made = subprocess.run(["git", "worktree", "add", "--detach", str(old), PREVIOUS_RELEASE], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
-    if made.returncode != 0:
-        pytest.fail(f"cannot check out the previous release {PREVIOUS_RELEASE}: {made.stderr}")
-    try:
+    with release_checkout(PREVIOUS_RELEASE, tmp_path / "previous-release") as old:
         feeds, db = tmp_path / "feeds", tmp_path / "warehouse.db"
         generate(feeds, days=20, rows=2_000, orphans=2, seed=12)
         done = subprocess.run(
@@ -273,5 +269,3 @@ def test_a_warehouse_built_by_the_previous_release_is_refreshed_and_equals_a_ful
         warm(full, "build", "--full-refresh")
         models = [m for m in model_names(db) if m not in HISTORY_MODELS]
         assert {m: model_rows(db, m) for m in models} == {m: model_rows(full, m) for m in models}
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
